@@ -1,0 +1,54 @@
+# hmtl_tf — every command sets itself up from nothing (virtual environment + install) first.
+SHELL := /bin/bash
+PY_BOOT ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SCALE ?=
+DATA_ROOT ?= data/raw
+DATA_OUT ?= data/shards
+OUT ?= demo_out
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONDONTWRITEBYTECODE = 1
+
+.PHONY: help install demo test test-fast test-all data synthetic bench lint clean
+
+help:
+	@echo "make demo        synthetic data -> train SL and HMTL (demo scale, CPU) -> table, curves, drawn axes in $(OUT)/"
+	@echo "make test        the test suite (sets up .venv first)"
+	@echo "make data DATA_ROOT=...   convert 300W-LP, AFLW2000, BIWI, ETH-XGaze found there into shards in $(DATA_OUT)/"
+	@echo "make bench       benchmarks/ (input pipeline, train step, ...)"
+
+$(STAMP): setup.py
+	test -x $(PYTHON) || $(PY_BOOT) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip setuptools wheel
+	$(PYTHON) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PYTHON) -m hmtl_tf.demo --out=$(OUT)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest -q -m "not slow" tests
+
+test-all: $(STAMP)
+	HMTL_RUN_SLOW=1 $(PYTHON) -m pytest -q tests
+
+synthetic: $(STAMP)
+	$(PYTHON) -m data_prep.make_synthetic --out=data/synthetic
+
+data: $(STAMP)
+	for ds in 300w_lp aflw2000 biwi eth_xgaze; do \
+	  $(PYTHON) -m data_prep.prepare --dataset=$$ds --root=$(DATA_ROOT) --out=$(DATA_OUT) --skip_missing || exit 1; \
+	done
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(PYTHON) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,79 @@
+"""Angle conventions: the one internal convention and the conversions to it (DATA_FACTS 1.2, 1.4, 1.5, 2.7).
+
+Internal convention everywhere in hmtl_tf: **degrees**, order **(yaw, pitch, roll)**, the 3DDFA / HopeNet
+signs: +yaw = face turned toward image-left, +pitch = face looking up, +roll = clockwise in the image.
+
+Rotation matrix: the 3DDFA one (face3d ``angle2matrix_3ddfa``), ``R = Rx(p) Ry(y) Rz(r)`` with the
+transposed elementary matrices written below, which equals ``(Rz(r) Ry(y) Rx(p))^T`` with standard
+right-handed matrices. Rendering: ``V = s * R @ X + t`` (X in the BFM frame: x right, y up, z toward the
+camera), orthographic projection, image ``y = h + 1 - V_y``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+YPR = ("yaw", "pitch", "roll")
+
+
+def pose_para_to_ypr(pose_para) -> np.ndarray:
+    """300W-LP / AFLW2000 ``Pose_Para`` ([pitch, yaw, roll, tx, ty, tz, s], radians) -> (yaw, pitch, roll) deg.
+
+    HopeNet datasets.py:115-140: ``pitch = pose[0]*180/pi; yaw = pose[1]*180/pi; roll = pose[2]*180/pi``.
+    Computed in float64 from the stored float32 values.
+    """
+    p = np.asarray(pose_para, dtype=np.float64).reshape(-1)
+    if p.size < 3:
+        raise ValueError(f"Pose_Para: expected at least 3 values [pitch, yaw, roll], got {p.size}")
+    pitch, yaw, roll = p[0], p[1], p[2]
+    return np.degrees(np.array([yaw, pitch, roll], dtype=np.float64))
+
+
+def rotation_3ddfa(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """face3d ``angle2matrix_3ddfa`` (radians): ``R = Rx @ Ry @ Rz`` with the matrices of DATA_FACTS 1.4."""
+    x, y, z = float(pitch), float(yaw), float(roll)
+    rx = np.array([[1, 0, 0], [0, np.cos(x), np.sin(x)], [0, -np.sin(x), np.cos(x)]])
+    ry = np.array([[np.cos(y), 0, -np.sin(y)], [0, 1, 0], [np.sin(y), 0, np.cos(y)]])
+    rz = np.array([[np.cos(z), np.sin(z), 0], [-np.sin(z), np.cos(z), 0], [0, 0, 1]])
+    return rx @ ry @ rz
+
+
+def rotation_from_ypr(ypr_deg) -> np.ndarray:
+    """(yaw, pitch, roll) degrees -> the 3DDFA rotation matrix."""
+    yaw, pitch, roll = np.radians(np.asarray(ypr_deg, dtype=np.float64))
+    return rotation_3ddfa(pitch, yaw, roll)
+
+
+def ypr_from_rotation(r: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rotation_from_ypr` for |pitch|, |yaw| < 90 (the unique branch with cos(yaw) > 0).
+
+    With ``R = (Rz Ry Rx)^T``: ``R[0,2] = -sin(yaw)``, ``R[1,2]/R[2,2] = tan(pitch)``, ``R[0,1]/R[0,0] = tan(roll)``.
+    """
+    r = np.asarray(r, dtype=np.float64)
+    yaw = np.arcsin(np.clip(-r[0, 2], -1.0, 1.0))
+    pitch = np.arctan2(r[1, 2], r[2, 2])
+    roll = np.arctan2(r[0, 1], r[0, 0])
+    return np.degrees(np.array([yaw, pitch, roll]))
+
+
+def biwi_rotation_to_ypr(r_file: np.ndarray) -> np.ndarray:
+    """BIWI ``frame_XXXXX_pose.txt`` rotation -> (yaw, pitch, roll) degrees, HopeNet's formula (DATA_FACTS 2.7).
+
+    ``R = R_file.T; roll = -atan2(R10, R00); yaw = -atan2(-R20, sqrt(R21^2 + R22^2)); pitch = atan2(R21, R22)``.
+    """
+    r = np.asarray(r_file, dtype=np.float64).T
+    roll = -np.arctan2(r[1, 0], r[0, 0])
+    yaw = -np.arctan2(-r[2, 0], np.sqrt(r[2, 1] ** 2 + r[2, 2] ** 2))
+    pitch = np.arctan2(r[2, 1], r[2, 2])
+    return np.degrees(np.array([yaw, pitch, roll]))
+
+
+def flip_ypr(ypr) -> np.ndarray:
+    """Horizontal mirror of the image: (yaw, pitch, roll) -> (-yaw, pitch, -roll) (DATA_FACTS 1.5, exact)."""
+    a = np.asarray(ypr, dtype=np.float64)
+    return a * np.array([-1.0, 1.0, -1.0])[: a.shape[-1]]
+
+
+def within_limit(ypr, limit: float = 99.0) -> bool:
+    """The +-99 degree filter of HopeNet / 6DRepNet / FSA-Net / KD-OE (DATA_FACTS 2.6): all |angle| <= limit."""
+    a = np.asarray(ypr, dtype=np.float64)
+    return bool(np.all(np.isfinite(a)) and np.all(np.abs(a) <= limit))

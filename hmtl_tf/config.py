@@ -1,0 +1,235 @@
+"""One typed configuration for every run (SPEC sections 1, 5 and 8).
+
+The CLI flags of ``hmtl_tf.train`` and the experiment rows in ``experiments/`` are thin layers over
+these dataclasses. Every choice that changes numbers is a field here, and the resolved config is
+written into each run directory (``config.json``), so every result states how it was produced.
+
+Scales (SPEC section 1): ``paper`` is the paper's protocol (224 px, batch 64, 110 epochs, real data);
+``smoke`` is the same code path at CPU size (small images, few epochs, synthetic data).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+SSL_TASKS = ("none", "puzzle2x2", "puzzle3x3", "rotation2x2", "puzzle_rotation2x2")
+HEADS = ("hopenet", "regression")
+BACKBONES = ("resnet50", "resnet101", "resnet152", "resnet18", "resnet34")
+OPTIMIZERS = ("adabelief", "adam")
+LOSS_WEIGHTINGS = ("fixed", "uncertainty", "geometric")
+CROP_POLICIES = ("hopenet", "visible", "boxes", "none")
+DATASETS = ("300w_lp", "aflw2000", "aflw2000_full", "biwi", "eth_xgaze")
+ANGLES3 = ("yaw", "pitch", "roll")
+ANGLES2 = ("yaw", "pitch")
+ANGLE_LIMIT = 99.0  # degrees; HopeNet bins span [-99, 99) and the +-99 filter (SPEC section 2)
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field/flag and what was expected."""
+
+
+def ssl_grid(task: str) -> int:
+    """Grid size N of an SSL task (``puzzle3x3`` -> 3); 0 for ``none``."""
+    if task == "none":
+        return 0
+    if task not in SSL_TASKS:
+        raise ConfigError(f"--ssl={task!r}: expected one of {', '.join(SSL_TASKS)}")
+    return int(task[-1])
+
+
+@dataclass
+class DataConfig:
+    train: str = "300w_lp"          # a prepared shard directory, or a dataset name under data_root
+    val: str = "aflw2000"           # idem; evaluation set used for "best model by validation MAE"
+    data_root: str = "data/shards"  # where dataset names are looked up (``<data_root>/<name>``)
+    image_size: int = 224
+    crop_policy: str = "hopenet"    # recorded in the shards; the pipeline applies its random margin
+    aug_level: int = 1              # 0 none, 1 central zoom + contrast, 2 + blur, down-scale, cutout
+    heavy_aug: bool = False         # ETH-XGaze style (Table 6): zoom, noise, cutout, hue, brightness, contrast
+    flip: bool = True               # horizontal flip p=0.5 with (yaw, roll) -> (-yaw, -roll)
+    hue_aug: bool = False           # Table 1 set-up: random hue
+    shuffle_buffer: int = 4096
+    max_train_samples: int = 0      # 0 = all; >0 keeps the first N (Table 6 low-data uses subjects instead)
+    subjects: Tuple[str, ...] = ()  # ETH-XGaze subject filter (Table 6), empty = all in the split
+    cache: bool = False             # cache decoded shards in memory (small sets only)
+
+
+@dataclass
+class SSLConfig:
+    task: str = "none"              # one of SSL_TASKS
+    flag: int = 3                   # 1..4 = after conv2_x .. conv5_x (Sec. 3.2, Fig. 2)
+    weight: float = 50.0            # multiplies the summed SSL cross-entropies (50 in Sec. 4.2, 1 in Sec. 4.1)
+    prob: float = 1.0               # probability that a training image is puzzled/rotated (SPEC 8)
+    max_rotated_tiles: int = 2      # puzzle_rotation2x2: at most this many tiles rotated (Sec. 3.1)
+    heads: bool = True              # False = "HMTL w/o SSHs" ablation (Table 5): puzzled input, no SSL heads
+    dropout: float = 0.2            # before each SSL head
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "resnet50"
+    head: str = "hopenet"           # hopenet | regression
+    angles: Tuple[str, ...] = ANGLES3
+    bin_size: int = 3               # hopenet: 3 -> 66 bins, 1 -> 198 bins over [-99, 99)
+    alpha: float = 2.0              # weight of the regression term of Eq. 2
+    reg_loss: str = "rmse"          # rmse (Eq. 2 as written) | mse (HopeNet's code)
+    decode: str = "left_edge"       # left_edge (HopeNet reference) | centre (bin centres)
+    dropout: float = 0.5            # before the supervised heads (0.4 in Tables 1/6, 0.5 in Tables 2-5)
+    init: str = "random"            # random | imagenet | path to a weights file of our own pre-training
+    imagenet_weights: str = ""      # explicit ImageNet weights file (else the Keras cache is used)
+    freeze_backbone: bool = False   # linear evaluation (Table 4 "LE")
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "adabelief"
+    lr: float = 1e-3
+    schedule: str = "step"          # step | cosine | constant
+    lr_drops: Tuple[int, ...] = (20, 100)   # epochs where the LR is multiplied by drop_factor
+    drop_factor: float = 0.1
+    warmup_epochs: int = 0          # linear warm-up (Table 4 fine-tuning: 5)
+    weight_decay: float = 0.0       # decoupled (AdamW-style) weight decay
+    epsilon: float = 1e-16          # AdaBelief epsilon (inside the second moment)
+    rectify: bool = False           # RAdam-style rectification in AdaBelief
+    amsgrad: bool = False
+    loss_weighting: str = "fixed"   # fixed (paper) | uncertainty (Kendall et al.) | geometric
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    epochs: int = 110
+    batch_size: int = 64            # global batch (split over replicas)
+    steps_per_epoch: int = 0        # 0 = one pass over the training data
+    seed: int = 0
+    run: str = ""                   # output directory
+    scale: str = "paper"            # paper | smoke
+    mixed_precision: str = "auto"   # auto (on for GPUs) | on | off
+    strategy: str = "auto"          # auto | one_device | mirrored | multi_worker
+    xla: bool = False
+    initial_weights: str = ""       # a saved initial-weights file (Table 6: identical init for all methods)
+
+    # ------------------------------------------------------------------ helpers
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
+        def build(kind, values):
+            kw = {}
+            for f in dataclasses.fields(kind):
+                if f.name not in values:
+                    continue
+                v = values[f.name]
+                if isinstance(v, list):
+                    v = tuple(v)
+                kw[f.name] = v
+            return kind(**kw)
+
+        top = {k: v for k, v in d.items() if k not in ("data", "model", "ssl", "optim")}
+        cfg = build(cls, top)
+        cfg.data = build(DataConfig, d.get("data", {}))
+        cfg.model = build(ModelConfig, d.get("model", {}))
+        cfg.ssl = build(SSLConfig, d.get("ssl", {}))
+        cfg.optim = build(OptimConfig, d.get("optim", {}))
+        return cfg
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        return cls.from_dict(json.loads(text))
+
+    def validate(self) -> "TrainConfig":
+        """Checks every value cheaply, before anything heavy starts; raises ConfigError (one line)."""
+        validate(self)
+        return self
+
+
+# Smoke scale: the same code path at CPU size (SPEC section 1). 64 px keeps flag 4's map at 2x2.
+SMOKE_OVERRIDES: Dict[str, Any] = {
+    "epochs": 4,
+    "batch_size": 16,
+    "data.image_size": 64,
+    "data.shuffle_buffer": 512,
+    "optim.lr_drops": (3,),
+}
+
+
+def apply_overrides(cfg: TrainConfig, overrides: Dict[str, Any]) -> TrainConfig:
+    """Applies ``{"section.field": value}`` overrides (``"epochs"`` for top-level fields)."""
+    for key, value in overrides.items():
+        target = cfg
+        parts = key.split(".")
+        for p in parts[:-1]:
+            target = getattr(target, p)
+        if not hasattr(target, parts[-1]):
+            raise ConfigError(f"unknown config field {key!r}")
+        setattr(target, parts[-1], value)
+    return cfg
+
+
+def min_input_size(flag: int) -> int:
+    """Smallest input whose tap at ``flag`` is at least 2x2 (strides 4, 8, 16, 32 for flags 1-4)."""
+    return 2 * (2 ** (flag + 1))
+
+
+def validate(cfg: TrainConfig) -> None:
+    d, m, s, o = cfg.data, cfg.model, cfg.ssl, cfg.optim
+    if s.flag not in (1, 2, 3, 4):
+        raise ConfigError(f"--flag={s.flag}: expected 1, 2, 3 or 4 (the outputs of conv2_x..conv5_x)")
+    grid = ssl_grid(s.task)
+    if m.head not in HEADS:
+        raise ConfigError(f"--head={m.head!r}: expected one of {', '.join(HEADS)}")
+    if m.backbone not in BACKBONES:
+        raise ConfigError(f"--backbone={m.backbone!r}: expected one of {', '.join(BACKBONES)}")
+    if m.head == "hopenet":
+        if m.bin_size <= 0 or (2 * int(ANGLE_LIMIT)) % m.bin_size != 0:
+            raise ConfigError(f"--bin_size={m.bin_size}: expected a positive divisor of 198 (e.g. 1, 2, 3, 6)")
+    if m.reg_loss not in ("rmse", "mse"):
+        raise ConfigError(f"--reg_loss={m.reg_loss!r}: expected rmse or mse")
+    if m.decode not in ("left_edge", "centre"):
+        raise ConfigError(f"--decode={m.decode!r}: expected left_edge or centre")
+    if not set(m.angles) <= set(ANGLES3) or not m.angles:
+        raise ConfigError(f"angles={m.angles!r}: expected a subset of yaw, pitch, roll")
+    if d.image_size < min_input_size(4 if grid == 0 else s.flag):
+        need = min_input_size(4 if grid == 0 else s.flag)
+        raise ConfigError(f"--image_size={d.image_size}: too small, the flag's feature map needs at least {need} px")
+    if grid and grid > d.image_size:
+        raise ConfigError(f"--ssl={s.task}: a {grid}x{grid} grid is larger than the {d.image_size}-px input")
+    if d.aug_level not in (0, 1, 2):
+        raise ConfigError(f"--aug_level={d.aug_level}: expected 0, 1 or 2")
+    if d.crop_policy not in CROP_POLICIES:
+        raise ConfigError(f"--crop_policy={d.crop_policy!r}: expected one of {', '.join(CROP_POLICIES)}")
+    if o.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"--optimizer={o.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if o.schedule not in ("step", "cosine", "constant"):
+        raise ConfigError(f"--schedule={o.schedule!r}: expected step, cosine or constant")
+    if o.loss_weighting not in LOSS_WEIGHTINGS:
+        raise ConfigError(f"--loss_weighting={o.loss_weighting!r}: expected one of {', '.join(LOSS_WEIGHTINGS)}")
+    if not 0.0 <= s.prob <= 1.0:
+        raise ConfigError(f"--ssl_prob={s.prob}: expected a probability in [0, 1]")
+    if cfg.epochs <= 0 or cfg.batch_size <= 0:
+        raise ConfigError(f"--epochs={cfg.epochs} --batch_size={cfg.batch_size}: expected positive integers")
+    if cfg.scale not in ("paper", "smoke"):
+        raise ConfigError(f"--scale={cfg.scale!r}: expected paper or smoke")
+    if cfg.mixed_precision not in ("auto", "on", "off"):
+        raise ConfigError(f"--mixed_precision={cfg.mixed_precision!r}: expected auto, on or off")
+    if cfg.strategy not in ("auto", "one_device", "mirrored", "multi_worker"):
+        raise ConfigError(f"--strategy={cfg.strategy!r}: expected auto, one_device, mirrored or multi_worker")
+
+
+def make_config(scale: str = "paper", overrides: Optional[Dict[str, Any]] = None) -> TrainConfig:
+    """The paper defaults (Tables 2-5 set-up), the smoke scale on request, then ``overrides``."""
+    cfg = TrainConfig(scale=scale)
+    if scale == "smoke":
+        apply_overrides(cfg, SMOKE_OVERRIDES)
+    if overrides:
+        apply_overrides(cfg, overrides)
+    return cfg
