@@ -22,7 +22,7 @@ help:
 $(STAMP): setup.py
 	test -x $(PYTHON) || $(PY_BOOT) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip setuptools wheel
-	$(PYTHON) -m pip install -q -e ".[test]"
+	$(PYTHON) -m pip install -q -e ".[test,export]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -34,6 +34,7 @@ HOPENET_BIWI = ((0.6, 1.0, 0.6, 0.6), (0.35, 0.35))  # BIWI, datasets.py:505-552
 NO_MARGIN = ((0.0, 0.0, 0.0, 0.0), (0.0, 0.0))
 
 SENTINEL_XY = (-1.0, 452.0)
+OUTER_CONTEXT = 0.125  # extra stored context around the largest crop (fraction of its width/height)
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,16 @@ class CropSpec:
         """The integer crop box at margin factor ``k`` (default k_min), exactly as the reference code."""
         return policy_box_np(self.base, self.coef, self.k_range[0] if k is None else k, self.clamp_min)
 
-    def outer_box(self) -> Tuple[int, int, int, int]:
-        """A box containing every crop the policy can produce (k_max), used to store only that region."""
+    def outer_box(self, context: float = OUTER_CONTEXT) -> Tuple[int, int, int, int]:
+        """A box containing every crop the policy can produce (k_min..k_max) plus ``context`` x (w, h) on each
+        side, so shifted crops (KD-OE's offset ensemble, Eq. 5: up to K/S of the box size) stay inside the
+        stored region. Used to store only that region in the shards."""
         b_lo = policy_box_np(self.base, self.coef, self.k_range[0], self.clamp_min)
         b_hi = policy_box_np(self.base, self.coef, self.k_range[1], self.clamp_min)
-        return (min(b_lo[0], b_hi[0]) - 1, min(b_lo[1], b_hi[1]) - 1,
-                max(b_lo[2], b_hi[2]) + 1, max(b_lo[3], b_hi[3]) + 1)
+        x0, y0 = min(b_lo[0], b_hi[0]), min(b_lo[1], b_hi[1])
+        x1, y1 = max(b_lo[2], b_hi[2]), max(b_lo[3], b_hi[3])
+        mx, my = int(np.ceil(context * (x1 - x0))) + 1, int(np.ceil(context * (y1 - y0))) + 1
+        return (x0 - mx, y0 - my, x1 + mx, y1 + my)
 
 
 def points_box(pt2d: np.ndarray, drop_sentinels: bool = False) -> Tuple[float, float, float, float]:
