@@ -77,3 +77,98 @@ def within_limit(ypr, limit: float = 99.0) -> bool:
     """The +-99 degree filter of HopeNet / 6DRepNet / FSA-Net / KD-OE (DATA_FACTS 2.6): all |angle| <= limit."""
     a = np.asarray(ypr, dtype=np.float64)
     return bool(np.all(np.isfinite(a)) and np.all(np.abs(a) <= limit))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversions to and from the conventions of other public code (docs/ANGLES.md). Angle arrays may be
+# (3,) or (N, 3) (ETH-XGaze: (2,) / (N, 2)); rotation matrices are one (3, 3) at a time.
+
+def _last(a, n: int) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape[-1:] != (n,):
+        raise ValueError(f"expected angles with last axis of size {n}, got shape {a.shape}")
+    return a
+
+
+def euler_zyx(x: float, y: float, z: float) -> np.ndarray:
+    """Standard right-handed ``Rz(z) @ Ry(y) @ Rx(x)`` (radians): 6DRepNet ``get_R`` (utils.py), the
+    ZYX Euler matrix that HopeNet's BIWI formula decomposes."""
+    rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def ypr_to_hopenet(ypr) -> np.ndarray:
+    """HopeNet (deep-head-pose) predicts (yaw, pitch, roll) degrees with our signs: the identity."""
+    return _last(ypr, 3).copy()
+
+
+def hopenet_to_ypr(hopenet) -> np.ndarray:
+    """Inverse of :func:`ypr_to_hopenet` (identity)."""
+    return _last(hopenet, 3).copy()
+
+
+def ypr_to_sixdrepnet_euler(ypr) -> np.ndarray:
+    """(yaw, pitch, roll) deg -> 6DRepNet's Euler output (pitch, yaw, roll) **radians**, same signs
+    (its ``compute_euler_angles_from_rotation_matrices`` x, y, z of ``get_R(pitch, yaw, roll)``)."""
+    a = _last(ypr, 3)
+    return np.radians(a[..., [1, 0, 2]])
+
+
+def sixdrepnet_euler_to_ypr(pyr_rad) -> np.ndarray:
+    """6DRepNet (pitch, yaw, roll) radians -> (yaw, pitch, roll) degrees."""
+    a = _last(pyr_rad, 3)
+    return np.degrees(a[..., [1, 0, 2]])
+
+
+def sixdrepnet_rotation_from_ypr(ypr_deg) -> np.ndarray:
+    """The matrix 6DRepNet regresses: ``get_R(pitch, yaw, roll)`` = the transpose of our 3DDFA matrix."""
+    yaw, pitch, roll = np.radians(_last(ypr_deg, 3))
+    return euler_zyx(pitch, yaw, roll)
+
+
+def ypr_from_sixdrepnet_rotation(r) -> np.ndarray:
+    """A 6DRepNet rotation matrix -> (yaw, pitch, roll) degrees (|pitch|, |yaw| < 90)."""
+    return ypr_from_rotation(np.asarray(r, dtype=np.float64).T)
+
+
+def ypr_to_kdoe(ypr) -> np.ndarray:
+    """(yaw, pitch, roll) -> KD-OE's (pitch, yaw, roll) degrees with pitch negated (DATA_FACTS 4)."""
+    a = _last(ypr, 3)
+    return a[..., [1, 0, 2]] * np.array([-1.0, 1.0, 1.0])
+
+
+def kdoe_to_ypr(kdoe) -> np.ndarray:
+    """KD-OE (-pitch, yaw, roll) degrees -> (yaw, pitch, roll)."""
+    a = _last(kdoe, 3) * np.array([-1.0, 1.0, 1.0])
+    return a[..., [1, 0, 2]]
+
+
+def ypr_to_xgaze(yp) -> np.ndarray:
+    """(yaw, pitch[, roll]) degrees -> ETH-XGaze ``face_head_pose`` (pitch, yaw) radians, same signs
+    (DATA_FACTS 3); roll, if given, is dropped (ETH-XGaze normalisation removes it)."""
+    a = np.asarray(yp, dtype=np.float64)
+    if a.shape[-1] not in (2, 3):
+        raise ValueError(f"expected (yaw, pitch[, roll]) angles, got shape {a.shape}")
+    return np.radians(a[..., [1, 0]])
+
+
+def xgaze_to_ypr(pitch_yaw_rad) -> np.ndarray:
+    """ETH-XGaze (pitch, yaw) radians -> (yaw, pitch) degrees (2-angle models have no roll)."""
+    a = _last(pitch_yaw_rad, 2)
+    return np.degrees(a[..., [1, 0]])
+
+
+# BIWI's camera frame (x right, y down, z forward) vs the BFM frame of 3DDFA (x right, y up, z to camera).
+_BFM_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
+
+
+def biwi_rotation_from_ypr(ypr_deg) -> np.ndarray:
+    """(yaw, pitch, roll) degrees -> a BIWI ``pose.txt`` rotation that :func:`biwi_rotation_to_ypr` maps back.
+
+    HopeNet's formula is the ZYX decomposition of ``R_file.T`` with yaw and roll negated, so
+    ``R_file = (Rz(-roll) Ry(-yaw) Rx(pitch)).T``; equivalently ``C @ rotation_from_ypr(ypr) @ C`` with
+    ``C = diag(1, -1, -1)`` (the 3DDFA matrix written in the camera frame; tested both ways)."""
+    yaw, pitch, roll = np.radians(_last(ypr_deg, 3))
+    return euler_zyx(pitch, -yaw, -roll).T

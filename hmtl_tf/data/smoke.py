@@ -1,0 +1,71 @@
+"""The smoke-scale data (SPEC section 1): synthetic heads in the four published layouts, prepared into shards.
+
+Made on first use under ``$HMTL_SMOKE_DIR/synthetic-<hash of the sizes>`` (default ``data/smoke``): ``raw/`` (what the generator writes, in
+the layouts of 300W-LP, AFLW2000, BIWI and ETH-XGaze) and ``shards/<dataset>/`` (what ``data_prep.prepare``
+writes). The same readers and converter as for the real datasets run on it, so the smoke scale exercises the whole
+code path. Generation is deterministic and guarded by a lock, so parallel runs share one copy.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class SmokeSizes:
+    n_300wlp: int = 400          # per subset folder set: the generator also writes the _Flip copies
+    n_aflw2000: int = 160
+    biwi_sequences: int = 2
+    biwi_frames: int = 40
+    xgaze_subjects: int = 5      # includes 0108, 0109, 0111 (validation subjects)
+    xgaze_per_subject: int = 60
+    seed: int = 0
+
+
+DEFAULT_SIZES = SmokeSizes()
+
+
+def smoke_dir() -> str:
+    return os.path.abspath(os.environ.get("HMTL_SMOKE_DIR", os.path.join("data", "smoke")))
+
+
+def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SIZES, progress: bool = True) -> str:
+    """Generates (once) and prepares the synthetic datasets; returns the shard root for ``--data_root``."""
+    from data_prep.prepare import prepare_dataset
+    from hmtl_tf.data.synthetic import write_datasets
+
+    want = asdict(sizes)
+    tag = hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()[:8]
+    root = os.path.join(os.path.abspath(root or smoke_dir()), f"synthetic-{tag}")
+    shards = os.path.join(root, "shards")
+    stamp = os.path.join(root, "READY.json")
+    if _ready(stamp, want):
+        return shards
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _ready(stamp, want):
+            return shards
+        raw = os.path.join(root, "raw")
+        if progress:
+            print(f"smoke data: rendering synthetic heads into {raw} (once)", flush=True)
+        write_datasets(raw, seed=sizes.seed, n_300wlp=sizes.n_300wlp, n_aflw2000=sizes.n_aflw2000,
+                       biwi_sequences=sizes.biwi_sequences, biwi_frames=sizes.biwi_frames,
+                       xgaze_subjects=sizes.xgaze_subjects, xgaze_per_subject=sizes.xgaze_per_subject,
+                       progress=progress)
+        for dataset in ("300w_lp", "aflw2000", "biwi", "eth_xgaze"):
+            prepare_dataset(dataset, raw, shards, progress=progress)
+        with open(stamp, "w") as f:
+            json.dump(want, f, indent=2)
+    return shards
+
+
+def _ready(stamp: str, want: dict) -> bool:
+    if not os.path.isfile(stamp):
+        return False
+    with open(stamp) as f:
+        return json.load(f) == want

@@ -1,0 +1,354 @@
+"""``python -m hmtl_tf.train``: one training run of SL / HMTL (Sec. 4, SPEC sections 1, 3-5).
+
+    python -m hmtl_tf.train --flag=3 --ssl=puzzle3x3 --run=runs/hmtl_p3      # paper defaults (Tables 2-5)
+    python -m hmtl_tf.train --scale=smoke --ssl=puzzle3x3 --run=runs/smoke   # synthetic heads, CPU size
+
+A run directory holds everything needed to know how its numbers were produced (DESIGN.md): config.json,
+versions.json, data_hashes.json, tb/, history.csv, checkpoints/, best.weights.h5, inference.keras,
+inference_savedmodel/, metrics.json and DONE. Re-running the same command resumes a killed run at the last
+finished epoch (the input pipeline is a pure function of (seed, epoch), so no epoch is lost or repeated); a
+finished run is not re-trained.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from typing import Dict, List, Optional
+
+from hmtl_tf import config as C
+
+
+class NaNLossError(RuntimeError):
+    pass
+
+
+# ----------------------------------------------------------------------------------------- run directory
+def write_json_atomic(path: str, obj) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+def read_json(path: str, default=None):
+    if not os.path.isfile(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def library_versions() -> Dict[str, str]:
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": numpy.__version__, "platform": platform.platform(),
+            "devices": [d.name for d in tf.config.list_physical_devices()]}
+
+
+def shard_hashes(path: str) -> Dict[str, str]:
+    """sha256 of the shard directory's manifest.csv and summary.json (what data a run saw)."""
+    out = {}
+    for name in ("manifest.csv", "summary.json"):
+        p = os.path.join(path, name)
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def write_history_csv(path: str, rows: List[Dict[str, float]]) -> None:
+    if not rows:
+        return
+    keys: List[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    first = ["epoch", "lr", "loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean", "val_loss", "val_mae_yaw",
+             "val_mae_pitch", "val_mae_roll", "val_mae_mean"]
+    cols = [k for k in first if k in keys] + sorted(k for k in keys if k not in first)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in cols})
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------- devices
+def resolve_scale(scale: str, data_root: str) -> str:
+    from hmtl_tf.data.locate import real_data_present
+
+    if scale:
+        return scale
+    return "paper" if real_data_present(data_root) else "smoke"
+
+
+def make_strategy(name: str):
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if name == "auto":
+        if os.environ.get("TF_CONFIG"):
+            name = "multi_worker"
+        elif len(gpus) > 1:
+            name = "mirrored"
+        else:
+            name = "one_device"
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def set_precision(mode: str) -> str:
+    import keras
+    import tensorflow as tf
+
+    on = mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
+    keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
+    return "mixed_float16" if on else "float32"
+
+
+# ----------------------------------------------------------------------------------------- data
+def data_sources(cfg: C.TrainConfig):
+    """(train_dir, train_split), (val_dir, val_split); smoke scale makes the synthetic shards on first use."""
+    from hmtl_tf.data.locate import resolve
+
+    if cfg.scale == "smoke" and cfg.data.data_root == C.DataConfig.data_root:
+        from hmtl_tf.data.smoke import ensure_smoke_data
+
+        cfg.data.data_root = ensure_smoke_data()
+    train = resolve(cfg.data.train, cfg.data.data_root, training=True)
+    val = resolve(cfg.data.val, cfg.data.data_root, training=False) if cfg.data.val else None
+    return train, val
+
+
+def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
+    """ETH-XGaze has yaw and pitch only (Sec. 4.1): drop roll when the training shards have no roll."""
+    summary = read_json(os.path.join(train_dir, "summary.json"), {}) or {}
+    if summary.get("has_roll") is False or os.path.basename(os.path.normpath(train_dir)) == "eth_xgaze":
+        cfg.model.angles = tuple(a for a in cfg.model.angles if a != "roll")
+
+
+# ----------------------------------------------------------------------------------------- callbacks
+def _callbacks(run_dir: str, state: dict, network, cfg: C.TrainConfig, steps_per_epoch: int):
+    import keras
+    import numpy as np
+
+    class RunState(keras.callbacks.Callback):
+        """Per-epoch checkpoint (model + optimizer state), best weights by val MAE, history.csv; NaN stop."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise NaNLossError(f"loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1}; "
+                                   f"last good checkpoint: {state.get('epoch', 0)} epoch(s) in {run_dir}")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+            self._t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            lr = self.model.optimizer.learning_rate
+            logs["lr"] = float(np.asarray(lr() if callable(lr) else lr))
+            logs["epoch"] = epoch + 1
+            logs["seconds"] = round(time.time() - self._t0, 2)
+            monitor = logs.get("val_mae_mean", logs.get("mae_mean"))
+            if monitor is not None and monitor < state.get("best", float("inf")):
+                state["best"], state["best_epoch"] = monitor, epoch + 1
+                network.save_weights(os.path.join(run_dir, "best.weights.h5"))
+            ckpt_dir = os.path.join(run_dir, "checkpoints")
+            os.makedirs(ckpt_dir, exist_ok=True)
+            path = os.path.join(ckpt_dir, f"epoch_{epoch + 1:03d}.weights.h5")
+            self.model.save_weights(path)
+            state["history"] = [r for r in state.get("history", []) if r["epoch"] <= epoch] + [logs]
+            state["epoch"], state["checkpoint"] = epoch + 1, path
+            write_json_atomic(os.path.join(run_dir, "state.json"), state)  # commit point of the epoch
+            write_history_csv(os.path.join(run_dir, "history.csv"), state["history"])
+            keep = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch_"))
+            for old in keep[:-cfg_keep]:
+                os.remove(os.path.join(ckpt_dir, old))
+
+    cfg_keep = 3
+    cbs = [RunState(), keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), update_freq="epoch",
+                                                   write_graph=False, profile_batch=0)]
+    return cbs
+
+
+# ----------------------------------------------------------------------------------------- main entry
+def prepare_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str]:
+    """Creates or re-opens the run directory. Returns None when the run is already finished."""
+    run_dir = cfg.run
+    if not run_dir:
+        raise C.ConfigError("--run: an output directory is required")
+    if os.path.isfile(os.path.join(run_dir, "DONE")) and not overwrite:
+        return None
+    cfg_path = os.path.join(run_dir, "config.json")
+    if os.path.isfile(cfg_path) and not overwrite:
+        old = read_json(cfg_path)
+        new = json.loads(cfg.to_json())
+        if old != new:
+            diff = sorted(k for k in set(_flat(old)) | set(_flat(new)) if _flat(old).get(k) != _flat(new).get(k))
+            raise C.ConfigError(f"--run={run_dir} holds a run with a different config ({', '.join(diff[:5])}); "
+                                f"use another --run or --overwrite")
+    elif os.path.isdir(run_dir) and os.listdir(run_dir) and overwrite:
+        shutil.rmtree(run_dir)
+    elif os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise C.ConfigError(f"--run={run_dir} exists and is not a hmtl_tf run directory; use another --run "
+                            f"or --overwrite")
+    os.makedirs(run_dir, exist_ok=True)
+    return run_dir
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def load_initial_weights(cfg: C.TrainConfig, network) -> str:
+    """--init (backbone only) and --initial_weights (the whole network; created on first use, Table 6)."""
+    from hmtl_tf.models.hmtl import load_backbone_weights
+
+    what = "random"
+    if cfg.model.init not in ("random", ""):
+        load_backbone_weights(network, cfg)
+        what = cfg.model.init
+    if cfg.initial_weights:
+        if os.path.isfile(cfg.initial_weights):
+            network.load_weights(cfg.initial_weights)
+            what = f"initial weights {cfg.initial_weights}"
+        else:
+            os.makedirs(os.path.dirname(os.path.abspath(cfg.initial_weights)), exist_ok=True)
+            network.save_weights(cfg.initial_weights)
+            what = f"saved initial weights {cfg.initial_weights}"
+    return what
+
+
+def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str:
+    """Trains (or resumes) one run; returns the run directory. The whole protocol of the module docstring."""
+    import keras
+    import tensorflow as tf
+
+    from hmtl_tf.data import pipeline
+    from hmtl_tf.models.hmtl import MultiTaskModel, build_inference_model, build_network
+    from hmtl_tf.optim import make_optimizer
+
+    cfg.validate()
+    (train_dir, train_split), val = data_sources(cfg)
+    angles_for(cfg, train_dir)
+    cfg.validate()
+    run_dir = prepare_run_dir(cfg, overwrite)
+    if run_dir is None:
+        print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)
+        return cfg.run
+    write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
+    write_json_atomic(os.path.join(run_dir, "versions.json"), library_versions())
+    hashes = {"train": {"dir": train_dir, "split": train_split, **shard_hashes(train_dir)}}
+    if val:
+        hashes["val"] = {"dir": val[0], "split": val[1], **shard_hashes(val[0])}
+    write_json_atomic(os.path.join(run_dir, "data_hashes.json"), hashes)
+
+    keras.utils.set_random_seed(cfg.seed)
+    policy = set_precision(cfg.mixed_precision)
+    strategy = make_strategy(cfg.strategy)
+    spe = cfg.steps_per_epoch or pipeline.steps_per_epoch(train_dir, cfg, split=train_split)
+    state = read_json(os.path.join(run_dir, "state.json"), {}) or {}
+    start_epoch = int(state.get("epoch", 0))
+    print(f"run {run_dir}: scale={cfg.scale} ssl={cfg.ssl.task} flag={cfg.ssl.flag} head={cfg.model.head} "
+          f"size={cfg.data.image_size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe} "
+          f"precision={policy} replicas={strategy.num_replicas_in_sync}"
+          + (f" — resuming after epoch {start_epoch}" if start_epoch else ""), flush=True)
+
+    train_ds = pipeline.make_dataset(train_dir, cfg, training=True, split=train_split, start_epoch=start_epoch)
+    val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1]) if val else None
+    with strategy.scope():
+        network = build_network(cfg)
+        init = load_initial_weights(cfg, network) if start_epoch == 0 else "resumed"
+        model = MultiTaskModel(network, cfg)
+        model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))
+    state.setdefault("init", init)
+
+    class Resume(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            if start_epoch and state.get("checkpoint"):
+                self.model.load_weights(state["checkpoint"])
+
+    callbacks = [Resume()] + _callbacks(run_dir, state, network, cfg, spe)
+    if start_epoch < cfg.epochs:
+        try:
+            model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=spe,
+                      validation_data=val_ds, callbacks=callbacks, verbose=verbose)
+        except NaNLossError as e:
+            raise SystemExit(f"error: {e}")
+    finish_run(cfg, run_dir, network, val, state)
+    return run_dir
+
+
+def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict) -> None:
+    """Best weights -> inference model (.keras + SavedModel) -> validation metrics -> DONE."""
+    from hmtl_tf.evaluate import evaluate_model
+    from hmtl_tf.models.hmtl import build_inference_model
+
+    best = os.path.join(run_dir, "best.weights.h5")
+    if os.path.isfile(best):
+        network.load_weights(best)
+    inference = build_inference_model(cfg, network)
+    inference.save(os.path.join(run_dir, "inference.keras"))
+    saved = os.path.join(run_dir, "inference_savedmodel")
+    if os.path.isdir(saved):
+        shutil.rmtree(saved)
+    inference.export(saved, verbose=False)
+    metrics = read_json(os.path.join(run_dir, "metrics.json"), {}) or {}
+    if val:
+        name = cfg.data.val if not os.path.isdir(cfg.data.val) else "val"
+        metrics[name] = evaluate_model(inference, cfg, val[0], val[1])
+    metrics["_run"] = {"best_epoch": state.get("best_epoch"), "epochs": state.get("epoch"), "init": state.get("init"),
+                       "scale": cfg.scale}
+    write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
+    with open(os.path.join(run_dir, "DONE"), "w") as f:
+        f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    shown = {k: v for k, v in metrics.items() if not k.startswith("_")}
+    print(f"run {run_dir} done: " + "; ".join(
+        f"{k}: MAE mean {v['mean']:.3f} (yaw {v['yaw']:.3f}, pitch {v['pitch']:.3f}"
+        + (f", roll {v['roll']:.3f}" if v.get('roll') is not None else "") + ")" for k, v in shown.items()),
+        flush=True)
+
+
+def main(argv):
+    from absl import flags
+
+    from hmtl_tf.cli import config_from_flags
+
+    if len(argv) > 1:
+        raise C.ConfigError(f"unexpected arguments {argv[1:]}; flags are --name=value")
+    fl = flags.FLAGS
+    data_root = fl.data_root
+    scale = resolve_scale(fl.scale, data_root)
+    cfg = config_from_flags(scale)
+    run(cfg, overwrite=fl.overwrite, verbose=1 if sys.stdout.isatty() else 2)
+
+
+if __name__ == "__main__":
+    from absl import flags
+
+    from hmtl_tf.cli import define_config_flags, run_main
+
+    define_config_flags()
+    flags.DEFINE_boolean("overwrite", False, "start the run directory afresh (deletes what is there)")
+    run_main(main)
