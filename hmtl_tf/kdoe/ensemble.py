@@ -1,0 +1,164 @@
+"""The offset ensemble of KD-OE (Eq. 5-6), batched in the graph.
+
+For a batch of stored images (the shards' stored regions, padded) and their crop boxes, the crops of all
+offsets come from ONE ``tf.image.crop_and_resize`` call (``box_indices`` repeat each image n times), the
+network sees the (B*n) crops in one forward pass (chunked by ``max_crops``), and the ensemble is the mean of
+the per-offset softmax (Eq. 6), decoded with the bin centres (Eq. 2; -98.5 .. 98.5 for 1-degree bins).
+
+Crops follow the reference's ``crop box -> resize`` with half-pixel-centre bilinear sampling; outside the
+stored image is black (0), as PIL's crop. Shifts are taken on the crop box of the record's policy at test
+margin (``boxes``: the YOLOv5 box, int, x_min/y_min clamped at 0) without re-truncation.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from hmtl_tf.bins import kdoe_bins
+from hmtl_tf.data import crops, records
+from hmtl_tf.kdoe.offsets import Size, _hw, offset_set, shifted_boxes_tf
+
+ModelFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]  # (N, h, w, 3) raw RGB -> {angle: logits (N, q)}
+ANGLES = ("yaw", "pitch", "roll")
+
+
+def crop_boxes_normalized(boxes_px, image_hw, out_hw):
+    """Pixel boxes (N, 4) (x1, y1, x2, y2; pixel edges, PIL convention) -> ``crop_and_resize`` boxes
+    (y1, x1, y2, x2) normalised so that output pixel i samples ``x1 + (i + 0.5) * (x2 - x1) / w - 0.5``
+    (half-pixel centres, like ``tf.image.resize`` / ``cv2.resize`` of the cropped region)."""
+    b = tf.cast(boxes_px, tf.float32)
+    H, W = tf.cast(image_hw[0], tf.float32), tf.cast(image_hw[1], tf.float32)
+    oh, ow = float(out_hw[0]), float(out_hw[1])
+    bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    x1 = b[:, 0] + 0.5 * bw / ow - 0.5
+    x2 = b[:, 0] + bw - 0.5 * bw / ow - 0.5
+    y1 = b[:, 1] + 0.5 * bh / oh - 0.5
+    y2 = b[:, 1] + bh - 0.5 * bh / oh - 0.5
+    sx, sy = tf.maximum(W - 1.0, 1.0), tf.maximum(H - 1.0, 1.0)
+    return tf.stack([y1 / sy, x1 / sx, y2 / sy, x2 / sx], axis=1)
+
+
+def crop_batch(images, boxes_px, input_size: Size, box_indices=None):
+    """Crops ``boxes_px`` (N, 4) from ``images`` (B, H, W, 3) and resizes them to ``input_size``: one
+    ``crop_and_resize`` call. ``box_indices`` (N,) default ``range(N)`` (one box per image)."""
+    images = tf.cast(images, tf.float32)
+    h, w = _hw(input_size)
+    if box_indices is None:
+        box_indices = tf.range(tf.shape(boxes_px)[0])
+    nb = crop_boxes_normalized(boxes_px, tf.shape(images)[1:3], (h, w))
+    return tf.image.crop_and_resize(images, nb, tf.cast(box_indices, tf.int32), (int(h), int(w)),
+                                    method="bilinear", extrapolation_value=0.0)
+
+
+def offset_crops(images, boxes, shifts, input_size: Size):
+    """All shifted crops of every image: ``shifts`` (n, 2) in input pixels (``offset_set(K, d) * d``) ->
+    (B*n, h, w, 3), image-major (crop b*n + k is image b at shift k). One ``crop_and_resize`` call."""
+    shifted = shifted_boxes_tf(boxes, shifts, 1, input_size)          # (B, n, 4), Eq. 5
+    n = shifted.shape[1]
+    idx = tf.repeat(tf.range(tf.shape(shifted)[0]), n)
+    return crop_batch(images, tf.reshape(shifted, [-1, 4]), input_size, idx)
+
+
+def per_offset_probs(model_fn: ModelFn, images, boxes, shifts, input_size: Size, angles: Sequence[str] = ANGLES,
+                     max_crops: int = 256) -> Dict[str, tf.Tensor]:
+    """Softmax of every offset's crop: {angle: (B, n, q)}. Images are processed in chunks of at most
+    ``max_crops`` crops (whole images per chunk) when the batch size is static."""
+    shifts = np.asarray(shifts, np.int32).reshape(-1, 2)
+    n = len(shifts)
+    B = images.shape[0]
+    per = max(1, int(max_crops) // n)
+    starts = [0] if B is None or B <= per else list(range(0, B, per))
+    parts: Dict[str, List[tf.Tensor]] = {a: [] for a in angles}
+    for s in starts:
+        im = images if len(starts) == 1 else images[s:s + per]
+        bx = boxes if len(starts) == 1 else boxes[s:s + per]
+        out = model_fn(offset_crops(im, bx, shifts, input_size))
+        for a in angles:
+            p = tf.nn.softmax(tf.cast(out[a], tf.float32), axis=-1)
+            parts[a].append(tf.reshape(p, [-1, n, p.shape[-1]]))
+    return {a: v[0] if len(v) == 1 else tf.concat(v, axis=0) for a, v in parts.items()}
+
+
+def ensemble_probs(model_fn: ModelFn, images, boxes, K: int, d: int, input_size: Size,
+                   angles: Sequence[str] = ANGLES, max_crops: int = 256) -> Dict[str, tf.Tensor]:
+    """Eq. 6: the mean over the offsets of ``B_{K,d}`` of the bin softmax, {angle: (B, q)}."""
+    shifts = offset_set(K, d) * int(d)
+    probs = per_offset_probs(model_fn, images, boxes, shifts, input_size, angles, max_crops)
+    return {a: tf.reduce_mean(p, axis=1) for a, p in probs.items()}
+
+
+def decode(probs, values: Optional[np.ndarray] = None):
+    """Eq. 2: expectation of the bin values (default: KD-OE 1-degree centres -98.5 .. 98.5) -> (B,)."""
+    v = kdoe_bins(1).centres() if values is None else np.asarray(values)
+    return tf.reduce_sum(tf.cast(probs, tf.float32) * tf.constant(v, tf.float32), axis=-1)
+
+
+def network_model_fn(network, prefix: str = "rvc1_", angles: Sequence[str] = ANGLES) -> ModelFn:
+    """A ``ModelFn`` from a Keras network whose outputs are named ``{prefix}{angle}`` (KD-OE: ``rvc1_``;
+    an HMTL/HopeNet network: ``prefix=""``)."""
+    def fn(x):
+        out = network(x, training=False)
+        return {a: out[prefix + a] for a in angles}
+    return fn
+
+
+# ---------------------------------------------------------------- stored images from the shards
+
+def stored_example(serialized) -> Dict[str, tf.Tensor]:
+    """One record -> {"image": stored region float32 (H, W, 3) [0, 255], "box": the policy's test crop box
+    in stored-image pixels (4,), "ypr", "has_roll", "teacher"} (graph-safe)."""
+    ex = records.parse_example(serialized)
+    image = tf.cast(tf.io.decode_jpeg(ex["image/encoded"], channels=3), tf.float32)
+    box = tf.cast(crops.policy_box_tf(ex["crop/base"], ex["crop/coef"], ex["crop/k_range"][0],
+                                      tf.cast(ex["crop/clamp_min"], tf.bool)), tf.float32)
+    sq = tf.stack(crops.central_square(box))
+    box = tf.where(tf.cast(ex["crop/square"], tf.bool), sq, box)
+    origin = tf.cast(ex["image/origin"], tf.float32)
+    box = box - tf.concat([origin, origin], axis=0)
+    return {"image": image, "box": box, "ypr": ex["pose/ypr"], "has_roll": ex["pose/has_roll"],
+            "teacher": ex["teacher/probs"]}
+
+
+def stored_batches(files: Sequence[str], batch_size: int) -> tf.data.Dataset:
+    """Deterministic padded batches of :func:`stored_example` (padding is black, bottom/right)."""
+    ds = tf.data.TFRecordDataset(list(files))
+    ds = ds.map(stored_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.padded_batch(batch_size).prefetch(1)
+
+
+def _mae_rows(errors: Dict[str, List[np.ndarray]], angles) -> Dict[str, float]:
+    mae = {a: float(np.mean(np.concatenate(errors[a]))) for a in angles}
+    mae["mean"] = float(np.mean([mae[a] for a in angles]))
+    return mae
+
+
+def ensemble_grid(model_fn: ModelFn, batches: Iterable, grid: Sequence[Tuple[int, int]], input_size: Size,
+                  angles: Sequence[str] = ANGLES, values: Optional[np.ndarray] = None,
+                  max_crops: int = 256) -> List[Dict[str, float]]:
+    """Their Table 2 sweep: MAE of the ensemble for each (K, d) in ``grid`` over ``batches`` of
+    :func:`stored_batches`. Each distinct shift is predicted once per batch and shared by all (K, d).
+    Rows: {"K", "d", "S", <angle>: MAE, "mean", "n"}."""
+    sets = [offset_set(K, d) * int(d) for K, d in grid]
+    union = np.unique(np.concatenate(sets), axis=0)
+    where = {tuple(s): k for k, s in enumerate(union)}
+    members = [np.array([where[tuple(s)] for s in ss]) for ss in sets]
+    ai = {a: ("yaw", "pitch", "roll").index(a) for a in angles}
+    errors = [{a: [] for a in angles} for _ in grid]
+    n = 0
+    for batch in batches:
+        probs = per_offset_probs(model_fn, batch["image"], batch["box"], union, input_size, angles, max_crops)
+        ypr = np.asarray(batch["ypr"])
+        n += ypr.shape[0]
+        for g, idx in enumerate(members):
+            for a in angles:
+                ens = tf.reduce_mean(tf.gather(probs[a], idx, axis=1), axis=1)
+                errors[g][a].append(np.abs(decode(ens, values).numpy() - ypr[:, ai[a]]))
+    rows = []
+    for (K, d), ss, err in zip(grid, sets, errors):
+        rows.append({"K": int(K), "d": int(d), "S": len(ss), **_mae_rows(err, angles), "n": n})
+    return rows
+
+
+TABLE2_GRID = ((0, 1), (8, 1), (9, 3), (15, 1), (15, 5), (15, 15))  # their Table 2 rows
