@@ -242,14 +242,13 @@ def load_initial_weights(cfg: C.TrainConfig, network) -> str:
 
 def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str:
     """Trains (or resumes) one run; returns the run directory. The whole protocol of the module docstring."""
+    cfg.validate()  # one-line errors before anything heavy is imported or built
     import keras
-    import tensorflow as tf
 
     from hmtl_tf.data import pipeline
-    from hmtl_tf.models.hmtl import MultiTaskModel, build_inference_model, build_network
+    from hmtl_tf.models.hmtl import MultiTaskModel, build_network
     from hmtl_tf.optim import make_optimizer
 
-    cfg.validate()
     (train_dir, train_split), val = data_sources(cfg)
     angles_for(cfg, train_dir)
     cfg.validate()
