@@ -172,3 +172,43 @@ def biwi_rotation_from_ypr(ypr_deg) -> np.ndarray:
     ``C = diag(1, -1, -1)`` (the 3DDFA matrix written in the camera frame; tested both ways)."""
     yaw, pitch, roll = np.radians(_last(ypr_deg, 3))
     return euler_zyx(pitch, -yaw, -roll).T
+
+
+def _std_rx(a: float) -> np.ndarray:
+    return np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+
+
+def _std_ry(a: float) -> np.ndarray:
+    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+
+
+def _std_rz(a: float) -> np.ndarray:
+    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+
+
+def ypr_to_biwi_rotation(ypr_deg) -> np.ndarray:
+    """(yaw, pitch, roll) degrees -> a BIWI ``pose.txt`` rotation; exact inverse of :func:`biwi_rotation_to_ypr`.
+
+    HopeNet's formula is the ZYX decomposition of ``R_file.T = Rz(-roll) Ry(-yaw) Rx(pitch)`` (standard
+    right-handed matrices), so ``R_file = (Rz(-roll) Ry(-yaw) Rx(pitch)).T`` (valid for |yaw| < 90).
+    """
+    yaw, pitch, roll = np.radians(np.asarray(ypr_deg, dtype=np.float64))
+    return (_std_rz(-roll) @ _std_ry(-yaw) @ _std_rx(pitch)).T
+
+
+def eth_head_rotation(pitch: float, yaw: float) -> np.ndarray:
+    """ETH-XGaze normalised head pose [pitch, yaw] (radians) -> rotation in the 3DDFA frame (``V = s R X + t``).
+
+    ETH (DATA_FACTS 3): ``Zv = M[:, 2]; pitch = asin(Zv[1]); yaw = atan2(Zv[0], Zv[2])`` in its frame (x right,
+    y down, z into the head / scene); normalisation leaves the head x axis horizontal (no roll). In our frame
+    (y up, z toward the camera) that is ``R = Ry(-yaw) Rx(-pitch)`` (standard matrices): forward axis
+    ``R e_z = (-cos p sin y, sin p, cos p cos y)``, ``R e_x`` with zero vertical component. Not the 3DDFA Euler
+    angles (yaw and pitch are applied in the other order), which coincide only when one of them is 0.
+    """
+    return _std_ry(-float(yaw)) @ _std_rx(-float(pitch))
+
+
+def eth_pitchyaw_from_rotation(r: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`eth_head_rotation` on the forward axis: ``[asin(f_y), atan2(-f_x, f_z)]`` radians."""
+    f = np.asarray(r, dtype=np.float64)[:, 2]
+    return np.array([np.arcsin(np.clip(f[1], -1.0, 1.0)), np.arctan2(-f[0], f[2])])
