@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Tuple
 
 SSL_TASKS = ("none", "puzzle2x2", "puzzle3x3", "rotation2x2", "puzzle_rotation2x2")
 HEADS = ("hopenet", "regression")
+FAMILIES = ("hmtl", "kdoe", "mnn")
 BACKBONES = ("resnet50", "resnet101", "resnet152", "resnet18", "resnet34")
 OPTIMIZERS = ("adabelief", "adam")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty", "geometric")
@@ -69,6 +70,8 @@ class SSLConfig:
 
 @dataclass
 class ModelConfig:
+    family: str = "hmtl"            # hmtl (SL/HMTL) | kdoe (KD-OE stage 1) | mnn (MNN encoder-decoder)
+    tasks: str = ""                 # family-specific task set, e.g. mnn: landmarks | pose | all ("" = default)
     backbone: str = "resnet50"
     head: str = "hopenet"           # hopenet | regression
     angles: Tuple[str, ...] = ANGLES3
@@ -185,6 +188,8 @@ def validate(cfg: TrainConfig) -> None:
     if s.flag not in (1, 2, 3, 4):
         raise ConfigError(f"--flag={s.flag}: expected 1, 2, 3 or 4 (the outputs of conv2_x..conv5_x)")
     grid = ssl_grid(s.task)
+    if m.family not in FAMILIES:
+        raise ConfigError(f"--family={m.family!r}: expected one of {', '.join(FAMILIES)}")
     if m.head not in HEADS:
         raise ConfigError(f"--head={m.head!r}: expected one of {', '.join(HEADS)}")
     if m.backbone not in BACKBONES:
