@@ -29,8 +29,8 @@ RHO_THRESHOLD = 5.0  # adabelief-pytorch 0.2.0: ``if N_sma >= 5``
 def step_coefficients(step, beta_1: float, beta_2: float):
     """Float64 scalars of step ``step`` (1-based): (1 - b1^t, 1 - b2^t, rho_t, r_t); r_t is 0 when rho_t < 5."""
     t = ops.cast(step, "float64")
-    bc1 = 1.0 - ops.power(ops.cast(beta_1, "float64"), t)
-    b2_t = ops.power(ops.cast(beta_2, "float64"), t)
+    bc1 = 1.0 - ops.power(ops.convert_to_tensor(beta_1, "float64"), t)
+    b2_t = ops.power(ops.convert_to_tensor(beta_2, "float64"), t)
     bc2 = 1.0 - b2_t
     rho_inf = 2.0 / (1.0 - beta_2) - 1.0
     rho_t = rho_inf - 2.0 * t * b2_t / bc2
@@ -90,7 +90,8 @@ class AdaBelief(keras.optimizers.Optimizer):
         m, s = self._momentums[i], self._beliefs[i]
 
         self.assign_add(m, ops.multiply(ops.subtract(g, m), 1.0 - b1))
-        self.assign(s, ops.add(ops.add(ops.multiply(s, b2), ops.multiply(ops.square(ops.subtract(g, m)), 1.0 - b2)), eps))
+        belief = ops.multiply(ops.square(ops.subtract(g, m)), 1.0 - b2)
+        self.assign(s, ops.add(ops.add(ops.multiply(s, b2), belief), eps))
         if self.amsgrad:
             s_max = self._belief_maxes[i]
             self.assign(s_max, ops.maximum(s_max, s))
