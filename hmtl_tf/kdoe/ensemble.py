@@ -11,13 +11,14 @@ margin (``boxes``: the YOLOv5 box, int, x_min/y_min clamped at 0) without re-tru
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from hmtl_tf.bins import kdoe_bins
-from hmtl_tf.data import crops, records
+from hmtl_tf.data import records
 from hmtl_tf.kdoe.offsets import Size, _hw, offset_set, shifted_boxes_tf
 
 ModelFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]  # (N, h, w, 3) raw RGB -> {angle: logits (N, q)}
@@ -109,14 +110,11 @@ def network_model_fn(network, prefix: str = "rvc1_", angles: Sequence[str] = ANG
 def stored_example(serialized) -> Dict[str, tf.Tensor]:
     """One record -> {"image": stored region float32 (H, W, 3) [0, 255], "box": the policy's test crop box
     in stored-image pixels (4,), "ypr", "has_roll", "teacher"} (graph-safe)."""
+    from hmtl_tf.data import pipeline
+
     ex = records.parse_example(serialized)
     image = tf.cast(tf.io.decode_jpeg(ex["image/encoded"], channels=3), tf.float32)
-    box = tf.cast(crops.policy_box_tf(ex["crop/base"], ex["crop/coef"], ex["crop/k_range"][0],
-                                      tf.cast(ex["crop/clamp_min"], tf.bool)), tf.float32)
-    sq = tf.stack(crops.central_square(box))
-    box = tf.where(tf.cast(ex["crop/square"], tf.bool), sq, box)
-    origin = tf.cast(ex["image/origin"], tf.float32)
-    box = box - tf.concat([origin, origin], axis=0)
+    box = pipeline.crop_box(ex, pipeline.sample_k(ex))
     return {"image": image, "box": box, "ypr": ex["pose/ypr"], "has_roll": ex["pose/has_roll"],
             "teacher": ex["teacher/probs"]}
 
@@ -162,3 +160,100 @@ def ensemble_grid(model_fn: ModelFn, batches: Iterable, grid: Sequence[Tuple[int
 
 
 TABLE2_GRID = ((0, 1), (8, 1), (9, 3), (15, 1), (15, 5), (15, 15))  # their Table 2 rows
+
+
+# ---------------------------------------------------------------- runs: distributions, evaluation, Table 2
+
+def distribution_model_fn(inference) -> Tuple[ModelFn, Dict[str, np.ndarray]]:
+    """From a run's ``inference.keras`` (outputs = ``HopeNetDecode`` per angle: KD-OE stage 1, student, or
+    an HMTL/HopeNet run): a ``ModelFn`` returning the logits feeding each decode layer, and its bin values."""
+    from hmtl_tf.models.layers import HopeNetDecode
+
+    logits, values = {}, {}
+    for a, t in inference.output.items():
+        layer = t._keras_history.operation
+        if not isinstance(layer, HopeNetDecode):
+            raise ValueError(f"output {a!r} of the run's inference model is not a bin head (HopeNetDecode); "
+                             f"the offset ensemble needs a classification head (kdoe or hopenet)")
+        logits[a], values[a] = layer.input, layer.values
+    sub = __import__("keras").Model(inference.inputs, logits)
+    return (lambda x: sub(x, training=False)), values
+
+
+def run_batches(run_dir: str, dataset: str, data_root: Optional[str], batch_size: int):
+    """(cfg, inference model, stored batches, shard variant) of a finished run and a dataset name/dir."""
+    from hmtl_tf.data.locate import resolve
+    from hmtl_tf.evaluate import load_run
+
+    cfg, inference = load_run(run_dir)
+    shard_dir, split = resolve(dataset, data_root or cfg.data.data_root, training=False)
+    files = records.shard_files(shard_dir, split)
+    variant = f"{os.path.basename(os.path.normpath(shard_dir))}/{split}"
+    return cfg, inference, stored_batches(files, batch_size), variant
+
+
+def evaluate_run_ensemble(run_dir: str, dataset: str, *, K: int, d: int, data_root: Optional[str] = None,
+                          batch_size: int = 8) -> Dict[str, object]:
+    """MAE of the offset ensemble (K, d) of a run on a dataset; added to metrics.json as
+    ``<dataset>_oe<K>_<d>`` (``python -m hmtl_tf.evaluate --ensemble=K,d``)."""
+    from hmtl_tf.train import read_json, write_json_atomic
+
+    offset_set(K, d)
+    cfg, inference, batches, variant = run_batches(run_dir, dataset, data_root, batch_size)
+    fn, values = distribution_model_fn(inference)
+    angles = tuple(cfg.model.angles)
+    row = ensemble_grid(fn, batches, [(K, d)], cfg.data.image_size, angles, values[angles[0]])[0]
+    result = {a: row.get(a) for a in ANGLES}
+    result.update(mean=row["mean"], n=row["n"], variant=f"{variant} offset ensemble K={K} d={d} S={row['S']}")
+    path = os.path.join(run_dir, "metrics.json")
+    metrics = read_json(path, {}) or {}
+    metrics[f"{dataset}_oe{K}_{d}"] = result
+    write_json_atomic(path, metrics)
+    return result
+
+
+def write_grid_csv(path: str, rows: Sequence[Mapping[str, object]]) -> None:
+    """Their Table 2 layout: K, d, S, per-angle MAE, mean, n."""
+    import csv
+
+    cols = ["K", "d", "S"] + [a for a in ("pitch", "yaw", "roll") if a in rows[0]] + ["mean", "n"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def main(argv):
+    """``python -m hmtl_tf.kdoe.ensemble --run=DIR --dataset=aflw2000 [--grid=0,1;8,1;...]``: Table 2 sweep."""
+    from absl import flags
+
+    fl = flags.FLAGS
+    if len(argv) > 1:
+        raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
+    from hmtl_tf.kdoe.offsets import parse_ensemble
+
+    grid = [parse_ensemble(g) for g in fl.grid.split(";")] if fl.grid else list(TABLE2_GRID)
+    cfg, inference, batches, variant = run_batches(fl.run, fl.dataset, fl.data_root or None, fl.batch_size)
+    fn, values = distribution_model_fn(inference)
+    angles = tuple(cfg.model.angles)
+    rows = ensemble_grid(fn, batches, grid, cfg.data.image_size, angles, values[angles[0]])
+    out = os.path.join(fl.run, f"ensemble_grid_{os.path.basename(os.path.normpath(fl.dataset))}.csv")
+    write_grid_csv(out, rows)
+    for r in rows:
+        print(f"K={r['K']:2d} d={r['d']:2d} S={r['S']:4d} " + " ".join(f"{a} {r[a]:.3f}" for a in angles)
+              + f" mean {r['mean']:.3f}  ({variant}, n={r['n']})")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    from absl import flags
+
+    from hmtl_tf.cli import run_main
+
+    flags.DEFINE_string("run", "", "a finished run directory with a bin head (kdoe, kdoe student or hopenet)")
+    flags.DEFINE_string("dataset", "aflw2000", "dataset name or shard directory")
+    flags.DEFINE_string("data_root", "", "where dataset names are looked up (default: the run's data_root)")
+    flags.DEFINE_string("grid", "", "K,d pairs separated by ';' (default: their Table 2 rows)")
+    flags.DEFINE_integer("batch_size", 8, "stored images per batch (each gives S crops)")
+    run_main(main)

@@ -40,7 +40,9 @@ def parse_ensemble(text: str) -> Tuple[int, int]:
     try:
         K, d = (int(v) for v in str(text).split(","))
     except ValueError:
-        raise ValueError(f"--ensemble={text!r}: expected 'K,d' with integers K >= 0, d >= 1 (e.g. 15,5)") from None
+        from hmtl_tf.config import ConfigError
+
+        raise ConfigError(f"--ensemble={text!r}: expected 'K,d' with integers K >= 0, d >= 1 (e.g. 15,5)") from None
     offset_set(K, d)
     return K, d
 

@@ -1,0 +1,292 @@
+"""``python -m hmtl_tf.distill``: KD-OE stage 2, distillation from the offset ensemble (Eq. 6-7, §3.4, §5.3).
+
+    python -m hmtl_tf.distill --teacher=runs/kdoe_stage1 --run=runs/kd_r18 --student=resnet18 [--K=15 --d=5
+        --teacher_mode=stored|on_the_fly --epochs=100 --lr=3e-4 --batch_size=128 --scale=smoke]
+
+Teacher = the offset ensemble (K, d) of a finished run with a 1-degree bin head (``--head=kdoe`` stage 1, or
+any run whose inference model decodes 198 bins). Student = ``--student`` backbone + one bin-1 head.
+
+``--teacher_mode=stored`` (default): the ensemble is computed once over the training shards and written as an
+augmented copy of them in ``RUN/teacher_shards/`` (every record + ``teacher/probs`` = the ensemble of the
+record's crop and of its mirror image, 2 x angles x 198 floats, so the flip augmentation stays exact); the
+student trains on those with flip p=0.5 (rotation would invalidate stored distributions, so it is off).
+``on_the_fly``: each batch of stored regions is flipped and rotated (±15°, exact labels, ``kdoe.rotation_aug``)
+and the ensemble is computed in the training step (S forward passes of the teacher per image).
+
+The run directory is ``hmtl_tf.train``'s: config.json (student config), distill.json (teacher, K, d, mode),
+versions.json, data_hashes.json, history.csv, checkpoints/, best.weights.h5, inference.keras,
+inference_savedmodel/, metrics.json, DONE. Re-running resumes at the last finished epoch.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from hmtl_tf import config as C
+
+N_BINS = 198  # KD-OE 1-degree bins over [-99, 99]
+
+
+def teacher_from_run(run_dir: str):
+    """(teacher cfg, ModelFn of its bin-1 logits); error unless its heads decode 198 1-degree bins."""
+    from hmtl_tf.evaluate import load_run
+    from hmtl_tf.kdoe.ensemble import distribution_model_fn
+
+    tcfg, inference = load_run(run_dir)
+    fn, values = distribution_model_fn(inference)
+    for a, v in values.items():
+        if len(v) != N_BINS:
+            raise C.ConfigError(f"--teacher={run_dir}: head {a!r} has {len(v)} bins; distillation needs a 1-degree "
+                                f"bin head (198 bins: --head=kdoe, or --bin_size=1)")
+    return tcfg, fn
+
+
+# ----------------------------------------------------------------------------- stored teacher distributions
+def _flip_batch(images, boxes):
+    import tensorflow as tf
+
+    w = tf.cast(tf.shape(images)[2], tf.float32)
+    b = tf.cast(boxes, tf.float32)
+    return tf.image.flip_left_right(images), tf.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], axis=1)
+
+
+def write_teacher_shards(files, out_dir: str, teacher_fn, angles, K: int, d: int, input_size: int,
+                         batch_size: int = 8) -> list:
+    """Copies ``files`` into ``out_dir`` with ``teacher/probs`` = [ensemble(crop), ensemble(mirrored crop)],
+    each angles x 198, flattened. Resumable per shard (written to .tmp, then renamed)."""
+    import tensorflow as tf
+
+    from hmtl_tf.kdoe.ensemble import ensemble_probs, stored_batches
+
+    os.makedirs(out_dir, exist_ok=True)
+    outs = []
+    for path in files:
+        out = os.path.join(out_dir, os.path.basename(path))
+        outs.append(out)
+        if os.path.isfile(out):
+            continue
+        raw = iter(tf.data.TFRecordDataset([path]))
+        with tf.io.TFRecordWriter(out + ".tmp") as w:
+            for batch in stored_batches([path], batch_size):
+                views = [(batch["image"], batch["box"]), _flip_batch(batch["image"], batch["box"])]
+                probs = [ensemble_probs(teacher_fn, im, bx, K, d, input_size, angles) for im, bx in views]
+                flat = np.concatenate([np.stack([p[a].numpy() for a in angles], 1).reshape(len(batch["box"]), -1)
+                                       for p in probs], axis=1)
+                for row in flat:
+                    ex = tf.train.Example.FromString(next(raw).numpy())
+                    ex.features.feature["teacher/probs"].float_list.value[:] = row.tolist()
+                    w.write(ex.SerializeToString())
+        os.replace(out + ".tmp", out)
+    return outs
+
+
+def stored_example_fn(cfg: C.TrainConfig, angles, flip: bool):
+    """(serialized, seed) -> (image, targets with ``teacher_{angle}``): crop with random k (pipeline), flip
+    p=0.5 choosing the mirrored teacher distributions."""
+    import tensorflow as tf
+
+    from hmtl_tf.data import pipeline, records
+    from hmtl_tf.kdoe.rotation_aug import flip_tf
+
+    size, n = cfg.data.image_size, len(angles)
+
+    def fn(serialized, seed):
+        ex = records.parse_example(serialized)
+        image, _ = pipeline.crop_example(ex, size, pipeline.sample_k(ex, seed))
+        probs = tf.reshape(ex["teacher/probs"], [2, n, N_BINS])
+        do = tf.random.stateless_uniform([], seed=tf.random.experimental.stateless_fold_in(seed, 1)) < 0.5
+        do = tf.logical_and(do, flip)
+        fimage, fypr = flip_tf(image, ex["pose/ypr"])
+        image = tf.where(do, fimage, image)
+        ypr = tf.where(do, fypr, ex["pose/ypr"])
+        probs = tf.where(do, probs[1], probs[0])
+        targets = {a: ypr[pipeline.ANGLE_INDEX[a]] for a in angles}
+        targets.update({f"teacher_{a}": probs[i] for i, a in enumerate(angles)})
+        return image, targets
+    return fn
+
+
+def on_the_fly_example_fn(cfg: C.TrainConfig, angles, flip: bool, rotate: bool):
+    """(serialized, seed) -> ({"stored", "box"}, targets): the stored region flipped/rotated about the crop
+    centre (labels changed exactly, ``kdoe.rotation_aug``)."""
+    import tensorflow as tf
+
+    from hmtl_tf.data import pipeline
+    from hmtl_tf.kdoe.ensemble import stored_example
+    from hmtl_tf.kdoe.rotation_aug import random_pose_augment_tf
+
+    def fn(serialized, seed):
+        ex = stored_example(serialized)
+        image, ypr, box = ex["image"], ex["ypr"], ex["box"]
+        image, ypr, box = random_pose_augment_tf(image, ypr, box, max_deg=15.0 if rotate else 0.0,
+                                                 flip_prob=0.5 if flip else 0.0, seed=seed)
+        return {"stored": image, "box": box}, {a: ypr[pipeline.ANGLE_INDEX[a]] for a in angles}
+    return fn
+
+
+def train_dataset(files, cfg: C.TrainConfig, fn, padded: bool):
+    """Shuffled, repeated, seeded batches of ``fn`` over ``files``."""
+    import tensorflow as tf
+
+    from hmtl_tf.data import pipeline
+
+    ds = tf.data.TFRecordDataset(files).repeat().enumerate()
+    ds = ds.shuffle(cfg.data.shuffle_buffer, seed=cfg.seed)
+    ds = ds.map(lambda i, s: fn(s, pipeline.element_seed(cfg.seed, 0, i)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.padded_batch(cfg.batch_size, drop_remainder=True) if padded else ds.batch(cfg.batch_size, True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------- the run
+def student_config(tcfg: C.TrainConfig, fl) -> C.TrainConfig:
+    cfg = copy.deepcopy(tcfg)
+    cfg.run, cfg.model.backbone, cfg.model.init = fl.run, fl.student, fl.init
+    cfg.optim.optimizer, cfg.optim.schedule, cfg.optim.lr = "adam", "constant", fl.lr
+    smoke = fl.scale == "smoke" or (not fl.scale and tcfg.scale == "smoke")
+    cfg.scale = "smoke" if smoke else "paper"
+    cfg.epochs = fl.epochs or (2 if smoke else 100)
+    cfg.batch_size = fl.batch_size or (8 if smoke else 128)
+    cfg.steps_per_epoch = fl.steps_per_epoch
+    if fl.student not in C.BACKBONES:
+        raise C.ConfigError(f"--student={fl.student!r}: expected one of {', '.join(C.BACKBONES)}")
+    return cfg
+
+
+def run(fl) -> str:
+    import keras
+    import tensorflow as tf
+
+    from hmtl_tf import train as T
+    from hmtl_tf.data import pipeline, records
+    from hmtl_tf.kdoe.ensemble import ensemble_probs
+    from hmtl_tf.kdoe.model import KDOEModel, build_student_network
+    from hmtl_tf.kdoe.offsets import offset_set
+    from hmtl_tf.optim import make_optimizer
+
+    if fl.teacher_mode not in ("stored", "on_the_fly"):
+        raise C.ConfigError(f"--teacher_mode={fl.teacher_mode!r}: expected stored or on_the_fly")
+    offset_set(fl.K, fl.d)
+    if not fl.run:
+        raise C.ConfigError("--run: an output directory is required")
+    tcfg, teacher_fn = teacher_from_run(fl.teacher)
+    cfg = student_config(tcfg, fl)
+    (train_dir, train_split), val = T.data_sources(cfg)
+    angles = tuple(cfg.model.angles)
+    run_dir = T.prepare_run_dir(cfg, fl.overwrite)
+    if run_dir is None:
+        print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)
+        return cfg.run
+    distill = {"teacher": os.path.abspath(fl.teacher), "K": fl.K, "d": fl.d, "S": len(offset_set(fl.K, fl.d)),
+               "teacher_mode": fl.teacher_mode, "student": fl.student, "flip": fl.flip,
+               "rotate": fl.rotate and fl.teacher_mode == "on_the_fly", "loss": "(0.05*CE + KL(ens||student))/2"}
+    T.write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
+    T.write_json_atomic(os.path.join(run_dir, "distill.json"), distill)
+    T.write_json_atomic(os.path.join(run_dir, "versions.json"), T.library_versions())
+    T.write_json_atomic(os.path.join(run_dir, "data_hashes.json"),
+                        {"train": {"dir": train_dir, "split": train_split, **T.shard_hashes(train_dir)}})
+    keras.utils.set_random_seed(cfg.seed)
+    files = records.shard_files(train_dir, train_split)
+    size = cfg.data.image_size
+    n = pipeline.count_records(train_dir, train_split)
+    spe = cfg.steps_per_epoch or max(1, n // cfg.batch_size)
+    t0 = time.time()
+    if fl.teacher_mode == "stored":
+        files = write_teacher_shards(files, os.path.join(run_dir, "teacher_shards"), teacher_fn, angles,
+                                     fl.K, fl.d, size)
+        print(f"teacher distributions (K={fl.K}, d={fl.d}, S={distill['S']}) for {n} records stored in "
+              f"{run_dir}/teacher_shards ({time.time() - t0:.1f} s)", flush=True)
+        train_ds = train_dataset(files, cfg, stored_example_fn(cfg, angles, fl.flip), padded=False)
+        teacher = None
+    else:
+        train_ds = train_dataset(files, cfg, on_the_fly_example_fn(cfg, angles, fl.flip, fl.rotate), padded=True)
+
+        def teacher(stored, boxes):
+            return ensemble_probs(teacher_fn, stored, boxes, fl.K, fl.d, size, angles)
+    val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1]) if val else None
+    state = T.read_json(os.path.join(run_dir, "state.json"), {}) or {}
+    start = int(state.get("epoch", 0))
+    network = build_student_network(cfg)
+    model = KDOEModel(network, angles, mode="distill", teacher_fn=teacher, input_size=size)
+    model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs))
+    print(f"distill {run_dir}: student={fl.student} teacher={fl.teacher} K={fl.K} d={fl.d} mode={fl.teacher_mode} "
+          f"size={size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe}"
+          + (f" — resuming after epoch {start}" if start else ""), flush=True)
+
+    class Resume(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            if start and state.get("checkpoint"):
+                self.model.load_weights(state["checkpoint"])
+
+    if start < cfg.epochs:
+        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start, steps_per_epoch=spe, validation_data=val_ds,
+                  callbacks=[Resume()] + T._callbacks(run_dir, state, network, cfg, spe),
+                  verbose=1 if sys.stdout.isatty() else 2)
+    finish(cfg, run_dir, network, val, state)
+    return run_dir
+
+
+def finish(cfg: C.TrainConfig, run_dir: str, network, val, state: dict) -> None:
+    """Best weights -> KD-OE inference model (.keras + SavedModel) -> validation MAE -> DONE."""
+    import shutil
+
+    from hmtl_tf import train as T
+    from hmtl_tf.evaluate import evaluate_model, format_result
+    from hmtl_tf.kdoe.model import build_kdoe_inference_model
+
+    best = os.path.join(run_dir, "best.weights.h5")
+    if os.path.isfile(best):
+        network.load_weights(best)
+    inference = build_kdoe_inference_model(cfg, network)
+    inference.save(os.path.join(run_dir, "inference.keras"))
+    saved = os.path.join(run_dir, "inference_savedmodel")
+    if os.path.isdir(saved):
+        shutil.rmtree(saved)
+    inference.export(saved, verbose=False)
+    metrics = T.read_json(os.path.join(run_dir, "metrics.json"), {}) or {}
+    if val:
+        name = cfg.data.val if not os.path.isdir(cfg.data.val) else "val"
+        metrics[name] = evaluate_model(inference, cfg, val[0], val[1])
+        print(format_result(name, metrics[name]), flush=True)
+    metrics["_run"] = {"best_epoch": state.get("best_epoch"), "epochs": state.get("epoch"), "scale": cfg.scale,
+                       "distill": True}
+    T.write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
+    with open(os.path.join(run_dir, "DONE"), "w") as f:
+        f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+
+
+def main(argv):
+    from absl import flags
+
+    if len(argv) > 1:
+        raise C.ConfigError(f"unexpected arguments {argv[1:]}; flags are --name=value")
+    if not flags.FLAGS.teacher:
+        raise C.ConfigError("--teacher: a finished stage-1 run directory is required")
+    run(flags.FLAGS)
+
+
+if __name__ == "__main__":
+    from absl import flags
+
+    from hmtl_tf.cli import run_main
+
+    flags.DEFINE_string("teacher", "", "finished stage-1 run (1-degree bin head), e.g. from --head=kdoe")
+    flags.DEFINE_string("run", "", "output run directory")
+    flags.DEFINE_string("student", "resnet18", "student backbone: resnet18|34|50|101|152")
+    flags.DEFINE_string("init", "random", "student backbone init: random | imagenet | weights file")
+    flags.DEFINE_integer("K", 15, "offset range in input pixels (Eq. 5)")
+    flags.DEFINE_integer("d", 5, "offset step in input pixels (Eq. 5)")
+    flags.DEFINE_string("teacher_mode", "stored", "stored (computed once, in RUN/teacher_shards) | on_the_fly")
+    flags.DEFINE_integer("epochs", 0, "default 100 (paper), 2 at smoke scale")
+    flags.DEFINE_float("lr", 3e-4, "Adam learning rate (paper: 3e-4)")
+    flags.DEFINE_integer("batch_size", 0, "default 128 (paper), 8 at smoke scale")
+    flags.DEFINE_integer("steps_per_epoch", 0, "0 = one pass over the training shards")
+    flags.DEFINE_string("scale", "", "paper | smoke (default: the teacher run's scale)")
+    flags.DEFINE_boolean("flip", True, "horizontal flip p=0.5 (labels and teacher distributions mirrored)")
+    flags.DEFINE_boolean("rotate", True, "rotation ±15° with exact labels (on_the_fly mode only)")
+    flags.DEFINE_boolean("overwrite", False, "start the run directory afresh")
+    run_main(main)
