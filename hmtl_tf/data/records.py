@@ -96,7 +96,7 @@ def encode_example(*, image_jpeg: bytes, origin, source_size, ypr, has_roll: boo
         feats["landmarks/present"] = i([1])
     if teacher_probs is not None:
         feats["teacher/probs"] = f(teacher_probs)
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString(deterministic=True)
 
 
 def parse_example(serialized):

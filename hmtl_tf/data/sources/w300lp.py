@@ -1,0 +1,65 @@
+"""300W-LP reader (DATA_FACTS 1.1, 1.2): ``300W_LP/<SUBSET>/<name>.{jpg,mat}``, split ``train``.
+
+All eight subset folders (the four originals and their ``_Flip`` copies, 122,450 images) are read in
+sorted order; ``Code/`` and ``landmarks/`` are ignored and a missing subset is reported, not fatal.
+Labels: ``Pose_Para`` -> (yaw, pitch, roll) degrees (angles.pose_para_to_ypr); ``pt2d`` (2, 68) -> (68, 2),
+also the 68 landmarks.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from ... import angles
+from ..sample import DataError, RawSample
+from . import _common
+from .images import load_rgb
+
+NAME = "300w_lp"
+SUBSETS = ("AFW", "AFW_Flip", "HELEN", "HELEN_Flip", "IBUG", "IBUG_Flip", "LFPW", "LFPW_Flip")
+
+
+def find_root(root) -> Optional[pathlib.Path]:
+    """The ``300W_LP`` folder: ``root`` itself or ``root/300W_LP``; None when absent."""
+    return _common.find_dir(root, ("300W_LP", ""), lambda p: any((p / s).is_dir() for s in SUBSETS))
+
+
+def read_labels(mat_path, n_points: Optional[int] = 68):
+    """(ypr degrees (3,), pt2d (N, 2), the loaded mat) of a 300W-LP / AFLW2000 .mat; DataError naming it."""
+    mat = _common.load_mat(mat_path)
+    pose = _common.mat_array(mat, "Pose_Para", mat_path, lambda s: int(np.prod(s)) >= 3,
+                             "(1, 7) [pitch, yaw, roll, tx, ty, tz, s] radians")
+    pts = _common.mat_array(mat, "pt2d", mat_path,
+                            lambda s: len(s) == 2 and s[0] == 2 and s[1] >= 1 and (n_points is None or s[1] == n_points),
+                            f"(2, {n_points or 'N'}) x/y rows")
+    return angles.pose_para_to_ypr(pose), pts.T.copy(), mat
+
+
+def iter_samples(root, *, split: Optional[str] = None, boxes=None, subsets: Sequence[str] = SUBSETS,
+                 on_error: Optional[_common.OnError] = None) -> Iterator[RawSample]:
+    """300W-LP samples in sorted order (subset, then name). ``split`` other than ``train`` yields nothing."""
+    base = find_root(root)
+    if base is None:
+        raise DataError(f"{root}: no 300W_LP folder (expected 300W_LP/{{{','.join(SUBSETS)}}}/*.jpg + .mat)")
+    if split not in (None, "train"):
+        return
+    for subset in subsets:
+        folder = base / subset
+        if not folder.is_dir():
+            _common.report(on_error, str(folder), "missing_subset",
+                           DataError(f"{folder}: 300W-LP subset folder missing"), fatal=False)
+            continue
+        for jpg in sorted(folder.glob("*.jpg")):
+            mat_path = jpg.with_suffix(".mat")
+            try:
+                ypr, pt2d, _ = read_labels(mat_path)
+            except DataError as exc:
+                _common.report(on_error, str(mat_path), "bad_label", exc)
+                continue
+            name = f"{subset}/{jpg.stem}"
+            box, _ = _common.lookup_box(boxes, f"{name}.jpg", jpg.name)
+            yield RawSample(source_id=name, dataset=NAME, ypr=ypr, load_image=lambda p=jpg: load_rgb(p),
+                            split="train", subject=subset, pt2d=pt2d, landmarks68=pt2d, box=box,
+                            image_path=str(jpg))
