@@ -7,6 +7,7 @@ from setuptools import find_packages, setup
 INSTALL_REQUIRES = [
     "tensorflow==2.21.0",
     "keras==3.15.1",
+    "tensorboard==2.21.0",  # TF 2.21 no longer installs it; run directories keep TensorBoard logs
     "numpy==2.4.6",
     "scipy==1.17.1",
     "pandas==3.1.1",

@@ -16,14 +16,18 @@ from hmtl_tf.data.sample import DataError
 from hmtl_tf.data.synthetic import write_datasets
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", None, "Output directory (DIR/300W_LP, DIR/AFLW2000, DIR/BIWI, DIR/xgaze_224).")
-flags.DEFINE_integer("seed", 0, "Seed; every sample is seeded by (seed, dataset, index).")
-flags.DEFINE_integer("n_300wlp", 300, "300W-LP samples (plus as many in the _Flip folders).")
-flags.DEFINE_integer("n_aflw2000", 100, "AFLW2000 samples (~2% with an |angle| > 99).")
-flags.DEFINE_integer("biwi_sequences", 2, "BIWI sequences (KD-OE train/test sequence numbers alternately).")
-flags.DEFINE_integer("biwi_frames", 30, "Frames per BIWI sequence.")
-flags.DEFINE_integer("xgaze_subjects", 5, "ETH-XGaze subjects (>= 4 includes validation subjects 108, 109, 111).")
-flags.DEFINE_integer("xgaze_per_subject", 40, "ETH-XGaze face patches per subject.")
+
+
+def define_flags() -> None:
+    """The CLI flags (defined only when run as a command, so importing this module defines none)."""
+    flags.DEFINE_string("out", None, "Output directory (DIR/300W_LP, DIR/AFLW2000, DIR/BIWI, DIR/xgaze_224).")
+    flags.DEFINE_integer("seed", 0, "Seed; every sample is seeded by (seed, dataset, index).")
+    flags.DEFINE_integer("n_300wlp", 300, "300W-LP samples (plus as many in the _Flip folders).")
+    flags.DEFINE_integer("n_aflw2000", 100, "AFLW2000 samples (~2% with an |angle| > 99).")
+    flags.DEFINE_integer("biwi_sequences", 2, "BIWI sequences (KD-OE train/test sequence numbers alternately).")
+    flags.DEFINE_integer("biwi_frames", 30, "Frames per BIWI sequence.")
+    flags.DEFINE_integer("xgaze_subjects", 5, "ETH-XGaze subjects (>= 4 includes validation subjects 108, 109, 111).")
+    flags.DEFINE_integer("xgaze_per_subject", 40, "ETH-XGaze face patches per subject.")
 
 
 def main(argv) -> int:
@@ -51,4 +55,5 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(lambda argv: sys.exit(main(argv)))

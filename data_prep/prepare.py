@@ -504,18 +504,22 @@ def prepare_dataset(dataset: str, root: str, out: str, *, progress: bool = True,
 # ----------------------------------------------------------------------------------------- CLI
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", None, "300w_lp | aflw2000 | biwi | eth_xgaze")
-flags.DEFINE_string("root", None, "folder holding the raw dataset (or a FSA-Net BIWI .npz)")
-flags.DEFINE_string("out", None, "shard root; the dataset goes to <out>/<dataset>/")
-flags.DEFINE_string("crop_policy", "", "hopenet | visible | boxes (default hopenet; none for ETH-XGaze)")
-flags.DEFINE_string("boxes", None, "face-box file: KD-OE JSON, CSV or Dockerface folder")
-flags.DEFINE_integer("shard_size", 1024, "records per shard")
-flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored crops")
-flags.DEFINE_integer("limit", 0, "convert only the first N samples (0 = all)")
-flags.DEFINE_float("max_angle", 99.0, "drop samples with any |angle| above this from the filtered splits")
-flags.DEFINE_boolean("skip_missing", False, "dataset not found under --root: say so and exit 0")
-flags.DEFINE_boolean("overwrite", False, "replace output written by a different configuration")
-flags.DEFINE_integer("progress_every", 1000, "print a progress line every N samples")
+
+
+def define_flags() -> None:
+    """The CLI flags (defined only when run as a command, so importing this module defines none)."""
+    flags.DEFINE_string("dataset", None, "300w_lp | aflw2000 | biwi | eth_xgaze")
+    flags.DEFINE_string("root", None, "folder holding the raw dataset (or a FSA-Net BIWI .npz)")
+    flags.DEFINE_string("out", None, "shard root; the dataset goes to <out>/<dataset>/")
+    flags.DEFINE_string("crop_policy", "", "hopenet | visible | boxes (default hopenet; none for ETH-XGaze)")
+    flags.DEFINE_string("boxes", None, "face-box file: KD-OE JSON, CSV or Dockerface folder")
+    flags.DEFINE_integer("shard_size", 1024, "records per shard")
+    flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality of the stored crops")
+    flags.DEFINE_integer("limit", 0, "convert only the first N samples (0 = all)")
+    flags.DEFINE_float("max_angle", 99.0, "drop samples with any |angle| above this from the filtered splits")
+    flags.DEFINE_boolean("skip_missing", False, "dataset not found under --root: say so and exit 0")
+    flags.DEFINE_boolean("overwrite", False, "replace output written by a different configuration")
+    flags.DEFINE_integer("progress_every", 1000, "print a progress line every N samples")
 
 
 def main(argv) -> None:
@@ -534,4 +538,5 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

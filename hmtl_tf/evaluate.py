@@ -21,14 +21,14 @@ from hmtl_tf import config as C
 
 
 def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[float]]:
-    """Per-angle MAE (degrees) and their mean. ``pred``/``true``: (N, len(angles))."""
-    from hmtl_tf.metrics import mae_per_angle
+    """Per-angle MAE (degrees) and their mean, with ``hmtl_tf.metrics``. ``pred``/``true``: (N, len(angles))."""
+    from hmtl_tf.metrics import mae_per_angle, mean_mae
 
-    per = mae_per_angle(pred, true)
+    per = mae_per_angle({a: true[:, i] for i, a in enumerate(angles)},
+                        {a: pred[:, i] for i, a in enumerate(angles)}, angles)
     out: Dict[str, Optional[float]] = {a: None for a in C.ANGLES3}
-    for i, a in enumerate(angles):
-        out[a] = float(per[i])
-    out["mean"] = float(np.mean(per))
+    out.update({a: float(v) for a, v in per.items()})
+    out["mean"] = float(mean_mae(per))
     out["n"] = int(pred.shape[0])
     return out
 

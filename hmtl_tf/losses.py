@@ -19,6 +19,13 @@ GlobalSum = Callable[[tf.Tensor], tf.Tensor]
 RMSE_EPS = 1e-12  # inside the square root: finite gradient at a zero error
 
 
+def _float(x, like=None) -> tf.Tensor:
+    """``x`` as float32, or float64 when ``like`` (default ``x``) is float64 (half precision is promoted)."""
+    x = tf.convert_to_tensor(x)
+    ref = x if like is None else like
+    return tf.cast(x, tf.float64 if ref.dtype == tf.float64 else tf.float32)
+
+
 def local_sum(x: tf.Tensor) -> tf.Tensor:
     """The identity (one device)."""
     return x
@@ -34,14 +41,15 @@ def cross_replica_sum(x: tf.Tensor) -> tf.Tensor:
 
 def batch_mean(values: tf.Tensor, global_sum: GlobalSum = local_sum) -> tf.Tensor:
     """Mean of per-sample ``values`` over the (global) batch; sum and count are reduced in one call."""
-    v = tf.reshape(tf.cast(values, tf.float32), [-1])
-    stats = global_sum(tf.stack([tf.reduce_sum(v), tf.cast(tf.size(v), tf.float32)]))
+    v = tf.reshape(_float(values), [-1])
+    stats = global_sum(tf.stack([tf.reduce_sum(v), tf.cast(tf.size(v), v.dtype)]))
     return stats[0] / tf.maximum(stats[1], 1.0)
 
 
 def mse(y_true: tf.Tensor, y_pred: tf.Tensor, global_sum: GlobalSum = local_sum) -> tf.Tensor:
     """``1/n sum_j (y_j - yhat_j)^2`` (HopeNet's regression term)."""
-    err = tf.cast(tf.reshape(y_pred, [-1]), tf.float32) - tf.cast(tf.reshape(y_true, [-1]), tf.float32)
+    y_pred = _float(y_pred)
+    err = tf.reshape(y_pred, [-1]) - tf.reshape(_float(y_true, y_pred), [-1])
     return batch_mean(tf.square(err), global_sum)
 
 
@@ -52,14 +60,14 @@ def rmse(y_true: tf.Tensor, y_pred: tf.Tensor, global_sum: GlobalSum = local_sum
 
 def hopenet_expectation(logits: tf.Tensor, values) -> tf.Tensor:
     """``E = sum_i softmax(logits)_i * values_i`` (Eq. 2's E; values = bins' left edges or centres)."""
-    p = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-    return tf.reduce_sum(p * tf.constant(np.asarray(values, np.float32)), axis=-1)
+    p = tf.nn.softmax(_float(logits), axis=-1)
+    return tf.reduce_sum(p * tf.constant(np.asarray(values), dtype=p.dtype), axis=-1)
 
 
 def sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Per-sample ``-log softmax(logits)[label]`` (B,)."""
     return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(tf.reshape(labels, [-1]), tf.int32), logits=tf.cast(logits, tf.float32))
+        labels=tf.cast(tf.reshape(labels, [-1]), tf.int32), logits=_float(logits))
 
 
 def hopenet_loss(logits: tf.Tensor, y_deg: tf.Tensor, bins: Bins, alpha: float = 2.0, reg_loss: str = "rmse",

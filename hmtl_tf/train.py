@@ -222,20 +222,20 @@ def _flat(d, prefix=""):
 
 
 def load_initial_weights(cfg: C.TrainConfig, network) -> str:
-    """--init (backbone only) and --initial_weights (the whole network; created on first use, Table 6)."""
-    from hmtl_tf.models.hmtl import load_backbone_weights
-
-    what = "random"
-    if cfg.model.init not in ("random", ""):
-        load_backbone_weights(network, cfg)
-        what = cfg.model.init
+    """--initial_weights: the backbone's starting weights, saved on first use and loaded afterwards, so several
+    methods (SL, HMTL, SL on puzzled images; Table 6) start from identical random weights. Their supervised heads
+    are identical too: the same seed and the same layer creation order. ``--init`` (random / imagenet / our own
+    pre-trained backbone) is applied to the backbone by the network builder."""
+    what = cfg.model.init or "random"
     if cfg.initial_weights:
+        names = [layer.name for layer in network.layers]
+        part = network.get_layer("backbone") if "backbone" in names else network
         if os.path.isfile(cfg.initial_weights):
-            network.load_weights(cfg.initial_weights)
+            part.load_weights(cfg.initial_weights)
             what = f"initial weights {cfg.initial_weights}"
         else:
             os.makedirs(os.path.dirname(os.path.abspath(cfg.initial_weights)), exist_ok=True)
-            network.save_weights(cfg.initial_weights)
+            part.save_weights(cfg.initial_weights)
             what = f"saved initial weights {cfg.initial_weights}"
     return what
 
@@ -246,7 +246,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
     import keras
 
     from hmtl_tf.data import pipeline
-    from hmtl_tf.models.hmtl import MultiTaskModel, build_network
+    from hmtl_tf.models.families import get_family
     from hmtl_tf.optim import make_optimizer
 
     (train_dir, train_split), val = data_sources(cfg)
@@ -274,12 +274,15 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
           f"precision={policy} replicas={strategy.num_replicas_in_sync}"
           + (f" — resuming after epoch {start_epoch}" if start_epoch else ""), flush=True)
 
-    train_ds = pipeline.make_dataset(train_dir, cfg, training=True, split=train_split, start_epoch=start_epoch)
-    val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1]) if val else None
+    family = get_family(cfg)
+    lm = family.needs_landmarks
+    train_ds = pipeline.make_dataset(train_dir, cfg, training=True, split=train_split, start_epoch=start_epoch,
+                                     with_landmarks=lm)
+    val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1], with_landmarks=lm) if val else None
     with strategy.scope():
-        network = build_network(cfg)
+        network = family.build_network(cfg)
         init = load_initial_weights(cfg, network) if start_epoch == 0 else "resumed"
-        model = MultiTaskModel(network, cfg)
+        model = family.training_model(network, cfg)
         model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))
     state.setdefault("init", init)
 
@@ -295,19 +298,20 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
                       validation_data=val_ds, callbacks=callbacks, verbose=verbose)
         except NaNLossError as e:
             raise SystemExit(f"error: {e}")
-    finish_run(cfg, run_dir, network, val, state)
+    finish_run(cfg, run_dir, network, val, state, family.build_inference_model)
     return run_dir
 
 
-def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict) -> None:
+def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, build_inference=None) -> None:
     """Best weights -> inference model (.keras + SavedModel) -> validation metrics -> DONE."""
     from hmtl_tf.evaluate import evaluate_model
-    from hmtl_tf.models.hmtl import build_inference_model
 
+    if build_inference is None:
+        from hmtl_tf.models.hmtl import build_inference_model as build_inference
     best = os.path.join(run_dir, "best.weights.h5")
     if os.path.isfile(best):
         network.load_weights(best)
-    inference = build_inference_model(cfg, network)
+    inference = build_inference(cfg, network)
     inference.save(os.path.join(run_dir, "inference.keras"))
     saved = os.path.join(run_dir, "inference_savedmodel")
     if os.path.isdir(saved):

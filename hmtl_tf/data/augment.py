@@ -10,7 +10,7 @@ The paper gives no ranges; ours are in :class:`AugParams` (one place), recorded 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -217,6 +217,16 @@ def flip(image, ypr, landmarks=None, visibility=None):
 def random_flip(image, ypr, seed, landmarks=None, visibility=None, p: AugParams = PARAMS):
     """:func:`flip` with probability ``p.flip_prob``; returns (image, ypr, landmarks, visibility)."""
     do = _u(seed, _FLIP) < p.flip_prob
-    flipped = flip(image, ypr, landmarks, visibility)
-    plain = (tf.cast(image, tf.float32), tf.cast(ypr, tf.float32), landmarks, visibility)
-    return tuple(None if a is None else tf.where(do, a, b) for a, b in zip(flipped, plain))
+    args = (tf.cast(image, tf.float32), tf.cast(ypr, tf.float32),
+            None if landmarks is None else tf.cast(landmarks, tf.float32), visibility)
+    present = [i for i, a in enumerate(args) if a is not None]
+
+    def flipped():
+        out = flip(*args)
+        return [out[i] for i in present]
+
+    chosen = tf.cond(do, flipped, lambda: [args[i] for i in present])  # the image is only reversed if drawn
+    out = [None] * 4
+    for i, t in zip(present, chosen):
+        out[i] = t
+    return tuple(out)

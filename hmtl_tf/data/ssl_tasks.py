@@ -67,6 +67,7 @@ def _per_image(values, image):
 
 def puzzle(image, grid: int, perm):
     """Position i receives original tile ``perm[i]`` (labels = ``perm``)."""
+    image = tf.convert_to_tensor(image)
     _check(image, grid, f"puzzle{grid}x{grid}")
     p = _per_image(perm, image)
     return _on_tiles(image, grid, lambda t: tf.gather(t, p, axis=1, batch_dims=1))
@@ -92,6 +93,7 @@ def _rot_all(t):
 
 def rotate_tiles(image, grid: int, ks):
     """Tile i (row-major) turned by ``tf.image.rot90(tile, ks[i])``; square images only."""
+    image = tf.convert_to_tensor(image)
     _check(image, grid, f"rotation{grid}x{grid}", square=True)
     k = tf.math.floormod(_per_image(ks, image), 4)
     return _on_tiles(image, grid, lambda t: tf.gather(_rot_all(t), k, axis=2, batch_dims=2))
@@ -138,6 +140,7 @@ def apply_ssl_task(image, task: str, seed, prob: float = 1.0,
     """
     if task not in TASKS:
         raise ValueError(f"ssl task {task!r}: expected one of {', '.join(TASKS)}")
+    image = tf.convert_to_tensor(image)
     grid = ssl_grid(task)
     n = grid * grid
     _check(image, grid, task, square=task != "puzzle2x2" and task != "puzzle3x3")

@@ -16,6 +16,12 @@ from hmtl_tf.losses import hopenet_expectation
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
+def output_dtype() -> str:
+    """Dtype of output layers: float32 under a mixed policy (float16 outputs would lose the logits), else floatx."""
+    policy = keras.config.dtype_policy()
+    return "float32" if policy.compute_dtype in ("float16", "bfloat16") else policy.name
+
+
 @keras.saving.register_keras_serializable(package="hmtl_tf")
 class ImagePreprocess(keras.layers.Layer):
     """In-graph twin of ``keras.applications.resnet50.preprocess_input`` for NHWC RGB in [0, 255]."""

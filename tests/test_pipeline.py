@@ -1,0 +1,255 @@
+"""Input pipeline: crop geometry vs the policy box, the (images, targets) contract, determinism and resume."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hmtl_tf.config import ANGLES2, make_config, ssl_grid
+from hmtl_tf.data import crops, pipeline, records
+
+S = 64
+
+
+def ramp_image(w=300, h=300):
+    """R = 0.8 x + 5, G = 0.8 y + 5, B = 128: bilinear sampling of it is exact (up to rounding / JPEG)."""
+    x, y = np.meshgrid(np.arange(w), np.arange(h))
+    return np.stack([0.8 * x + 5, 0.8 * y + 5, np.full_like(x, 128.0)], -1).round().astype(np.uint8)
+
+
+def write_records(path, split, items, index=0, total=1):
+    """Writes ``items`` (dicts: image, spec, ypr, ...) as one shard, storing the policy's outer region."""
+    os.makedirs(path, exist_ok=True)
+    with tf.io.TFRecordWriter(os.path.join(path, records.shard_name(split, index, total))) as w:
+        for i, it in enumerate(items):
+            img = it["image"]
+            h, wd = img.shape[:2]
+            ob = it["spec"].outer_box()
+            x0, y0, x1, y1 = max(0, ob[0]), max(0, ob[1]), min(wd, ob[2]), min(h, ob[3])
+            jpeg = tf.io.encode_jpeg(img[y0:y1, x0:x1], quality=95).numpy()
+            w.write(records.encode_example(
+                image_jpeg=jpeg, origin=(x0, y0), source_size=(wd, h), ypr=it.get("ypr", (0.0, 0.0, 0.0)),
+                has_roll=it.get("has_roll", True), crop=it["spec"], source_id=it.get("id", f"{split}{index}_{i}"),
+                dataset=it.get("dataset", "300w_lp"), split=split, subject=it.get("subject", ""),
+                landmarks=it.get("landmarks")))
+
+
+def _random_items(n, split, seed, policy="hopenet"):
+    rng = np.random.RandomState(seed)
+    items = []
+    for i in range(n):
+        img = rng.randint(0, 256, (96, 96, 3)).astype(np.uint8)
+        pts = rng.uniform(25, 70, (68, 2))
+        items.append(dict(image=img, landmarks=pts, ypr=rng.uniform(-80, 80, 3), id=f"{split}_{seed}_{i}",
+                          spec=crops.make_crop_spec(policy, "300w_lp", split, pt2d=pts, image_size=(96, 96))))
+    return items
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("shards"))
+    write_records(d, "train", _random_items(7, "train", 0), 0, 2)
+    write_records(d, "train", _random_items(6, "train", 1), 1, 2)
+    write_records(d, "test", _random_items(5, "test", 2))
+    return d
+
+
+def _cfg(**over):
+    base = {"batch_size": 4, "epochs": 3, "data.aug_level": 2, "seed": 5}
+    base.update(over)
+    return make_config("smoke", base)
+
+
+def _sample_points(box, size=S):
+    """Output pixel j samples x0 + (j + 0.5) w / S - 0.5 (PIL crop + bilinear resize, pixel-index coords)."""
+    x0, y0, x1, y1 = box
+    return (x0 + (np.arange(size) + 0.5) * (x1 - x0) / size - 0.5,
+            y0 + (np.arange(size) + 0.5) * (y1 - y0) / size - 0.5)
+
+
+def _np_bilinear(img, px, py):
+    """NumPy re-statement of the crop: bilinear at (py, px), 0 where a sample is outside the image."""
+    h, w = img.shape[:2]
+    out = np.zeros((len(py), len(px), img.shape[2]))
+    for i, y in enumerate(py):
+        for j, x in enumerate(px):
+            if 0 <= x <= w - 1 and 0 <= y <= h - 1:
+                xa, ya = min(int(x), w - 2), min(int(y), h - 2)
+                fx, fy = x - xa, y - ya
+                top = img[ya, xa] * (1 - fx) + img[ya, xa + 1] * fx
+                bot = img[ya + 1, xa] * (1 - fx) + img[ya + 1, xa + 1] * fx
+                out[i, j] = top * (1 - fy) + bot * fy
+    return out
+
+
+@pytest.mark.parametrize("kind", ["hopenet_aflw_square", "boxes_stretch"])
+def test_test_crop_equals_policy_box_at_k_min(tmp_path, kind):
+    img = ramp_image()
+    if kind == "hopenet_aflw_square":  # left margin leaves the image: black columns, central square
+        pts = np.array([[10.0, 60.0], [110.0, 160.0]])
+        spec = crops.make_crop_spec("hopenet", "aflw2000", "test", pt2d=pts)
+        box = crops.central_square(spec.box(spec.k_range[0]))
+    else:
+        spec = crops.make_crop_spec("boxes", "aflw2000", "test", box=(50.7, 40.2, 178.9, 104.6))
+        box = spec.box()
+    landmarks = np.stack([np.linspace(20, 100, 68), np.linspace(70, 150, 68)], 1)
+    write_records(str(tmp_path), "test", [dict(image=img, spec=spec, landmarks=landmarks)])
+    cfg = _cfg(**{"data.image_size": S})
+    images, t = next(iter(pipeline.make_dataset(str(tmp_path), cfg, training=False, with_landmarks=True)))
+    out = images[0].numpy()
+    ex = records.parse_example(next(iter(tf.data.TFRecordDataset(records.shard_files(str(tmp_path), "test")))))
+    stored = tf.io.decode_jpeg(ex["image/encoded"]).numpy().astype(np.float64)
+    ox, oy = ex["image/origin"].numpy()
+    px, py = _sample_points(box)
+    np.testing.assert_allclose(out, _np_bilinear(stored, px - ox, py - oy), atol=1e-3)
+    inside = (px[None, :] >= 0) & (py[:, None] >= 0) & (px[None, :] <= 299) & (py[:, None] <= 299)
+    ramp = np.stack(np.broadcast_arrays(0.8 * px[None, :] + 5, 0.8 * py[:, None] + 5), -1)
+    assert np.abs(out[..., :2] - ramp)[inside].mean() < 1.5  # the pattern: right place, JPEG noise only
+    if kind == "hopenet_aflw_square":
+        assert box[0] < 0 and (out[:, px < 0] == 0).all()  # outside the image is black, like PIL
+    scale = np.array([S / (box[2] - box[0]), S / (box[3] - box[1])])
+    np.testing.assert_allclose(t["landmarks"][0].numpy(), (landmarks - np.array(box[:2])) * scale, atol=1e-3)
+    np.testing.assert_array_equal(t["visibility"][0].numpy(), np.ones(68))
+
+
+def test_crop_example_eager_equals_dataset_map(shards):
+    ds = tf.data.TFRecordDataset(records.shard_files(shards, "train")).map(records.parse_example)
+    mapped = ds.map(lambda ex: pipeline.crop_example(ex, S, k=0.3, zoom=1.1, shift=(2.0, -1.0))[0])
+    for ex, m in zip(ds.take(2), mapped.take(2)):
+        eager = pipeline.crop_example(ex, S, k=0.3, zoom=1.1, shift=(2.0, -1.0))[0]
+        np.testing.assert_allclose(eager.numpy(), m.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_example_fn_eager_equals_dataset_map(shards, training):
+    cfg = _cfg(**{"ssl.task": "puzzle_rotation2x2", "data.heavy_aug": True})
+    fn = pipeline.example_fn(cfg, training, with_landmarks=True)
+    serialized = next(iter(tf.data.TFRecordDataset(records.shard_files(shards, "train"))))
+    seed = pipeline.element_seed(cfg.seed, 2, 7)
+    eager = fn(serialized, seed)
+    mapped = next(iter(tf.data.Dataset.from_tensors((serialized, seed)).map(fn)))
+    tf.nest.map_structure(lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-3), eager, mapped)
+
+
+def _keys(cfg, training):
+    keys = set(cfg.model.angles)
+    grid = ssl_grid(cfg.ssl.task)
+    if training and grid and cfg.ssl.heads:
+        if cfg.ssl.task.startswith("puzzle"):
+            keys |= {f"puzzle_{i}" for i in range(grid * grid)}
+        if "rotation" in cfg.ssl.task:
+            keys |= {f"rotation_{i}" for i in range(grid * grid)}
+    return keys
+
+
+@pytest.mark.parametrize("over", [
+    {},                                                             # SL
+    {"ssl.task": "puzzle2x2"}, {"ssl.task": "puzzle3x3"},            # HMTL, every SSL task
+    {"ssl.task": "rotation2x2"}, {"ssl.task": "puzzle_rotation2x2"},
+    {"ssl.task": "puzzle3x3", "ssl.heads": False},                  # w/o SSHs (heavy aug: ETH test below)
+])
+def test_make_dataset_contract(shards, over):
+    cfg = _cfg(**over)
+    for training in ((True, False) if not over else (True,)):  # evaluation ignores aug/SSL settings
+        images, t = next(iter(pipeline.make_dataset(shards, cfg, training=training)))
+        assert images.shape == (4, S, S, 3) and images.dtype == tf.float32
+        assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255.0
+        assert set(t) == _keys(cfg, training)
+        for k, v in t.items():
+            assert v.shape == (4,) and v.dtype == (tf.float32 if k in ("yaw", "pitch", "roll") else tf.int32)
+
+
+def test_eth_style_two_angle_records(tmp_path):
+    rng = np.random.RandomState(3)
+    items = [dict(image=rng.randint(0, 256, (80, 80, 3)).astype(np.uint8), has_roll=False, dataset="eth_xgaze",
+                  ypr=(rng.uniform(-40, 40), rng.uniform(-30, 30), 0.0), subject=f"subject{i % 2:04d}",
+                  spec=crops.make_crop_spec("none", "eth_xgaze", "train", image_size=(80, 80))) for i in range(6)]
+    write_records(str(tmp_path), "train", items)
+    write_records(str(tmp_path), "val", items[:3])
+    cfg = _cfg(**{"model.angles": ANGLES2, "model.head": "regression", "data.heavy_aug": True,
+                  "ssl.task": "rotation2x2"})
+    images, t = next(iter(pipeline.make_dataset(str(tmp_path), cfg, training=True)))
+    assert images.shape == (4, S, S, 3) and set(t) == {"yaw", "pitch"} | {f"rotation_{i}" for i in range(4)}
+    images, t = next(iter(pipeline.make_dataset(str(tmp_path), cfg, training=False, with_ids=True)))
+    assert set(t) == {"yaw", "pitch", "source_id"} and images.shape[0] == 3  # the val split, remainder kept
+    np.testing.assert_allclose(t["yaw"].numpy(), [it["ypr"][0] for it in items[:3]], atol=1e-4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="without roll"):
+        next(iter(pipeline.make_dataset(str(tmp_path), _cfg(), training=False)))
+    sub = make_config("smoke", {"batch_size": 2, "data.subjects": ("subject0001",)})
+    assert pipeline.steps_per_epoch(str(tmp_path), sub) == 1  # 3 records of that subject
+
+
+def _batches(ds):
+    return [tf.nest.map_structure(lambda v: v.numpy(), b) for b in ds]
+
+
+def _same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(tf.nest.flatten(a), tf.nest.flatten(b)))
+
+
+def test_determinism_and_resume(shards):
+    cfg = _cfg(**{"ssl.task": "puzzle_rotation2x2", "data.shuffle_buffer": 5, "epochs": 2})
+    steps = pipeline.steps_per_epoch(shards, cfg)
+    assert steps == 13 // 4
+    full = _batches(pipeline.make_dataset(shards, cfg, training=True, with_ids=True, with_landmarks=True))
+    again = _batches(pipeline.make_dataset(shards, cfg, training=True, with_ids=True, with_landmarks=True))
+    resumed = _batches(pipeline.make_dataset(shards, cfg, training=True, start_epoch=1, with_ids=True,
+                                             with_landmarks=True))
+    assert len(full) == cfg.epochs * steps and len(resumed) == (cfg.epochs - 1) * steps
+    assert all(_same(a, b) for a, b in zip(full, again))
+    assert all(_same(a, b) for a, b in zip(full[steps:], resumed))
+    for e in range(cfg.epochs):  # each epoch: distinct records, a different order from the next epoch
+        ids = np.concatenate([b[1]["source_id"] for b in full[e * steps:(e + 1) * steps]])
+        assert len(set(ids)) == len(ids) == steps * 4
+    assert not _same(full[0], full[steps])
+    other = pipeline.make_dataset(shards, _cfg(**{"ssl.task": "puzzle_rotation2x2", "seed": 6,
+                                                    "data.shuffle_buffer": 5}), training=True)
+    assert not _same(full[0][0], next(iter(other))[0].numpy())
+
+
+def test_eval_is_deterministic_file_order_and_never_augmented(shards):
+    cfg = _cfg(**{"ssl.task": "puzzle3x3", "data.heavy_aug": True})
+    a = _batches(pipeline.make_dataset(shards, cfg, training=False, with_ids=True))
+    b = _batches(pipeline.make_dataset(shards, _cfg(), training=False, with_ids=True))  # no aug/SSL config
+    assert [s.decode() for s in np.concatenate([x[1]["source_id"] for x in a])] == [f"test_2_{i}" for i in range(5)]
+    assert all(_same(x, y) for x, y in zip(a, b))
+
+
+def test_steps_per_epoch_passes_and_cache(shards):
+    cfg = _cfg(**{"steps_per_epoch": 5, "epochs": 1, "data.cache": True})
+    batches = _batches(pipeline.make_dataset(shards, cfg, training=True))
+    assert len(batches) == 5  # more than one pass over the 13 records
+    cfg = _cfg(**{"data.max_train_samples": 8, "epochs": 1})
+    ids = np.concatenate([b[1]["source_id"] for b in _batches(pipeline.make_dataset(shards, cfg, training=True,
+                                                                                   with_ids=True))])
+    assert sorted(s.decode() for s in ids) == sorted([f"train_0_{i}" for i in range(7)] + ["train_1_0"])
+
+
+def test_counts_and_split_resolution(shards, tmp_path):
+    assert pipeline.count_records(shards, "train") == 13 and pipeline.count_records(shards) == 5  # test split
+    assert pipeline.default_split(shards, training=False) == "test"
+    d = str(tmp_path)
+    write_records(d, "train", _random_items(3, "train", 4))
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump({"splits": {"train": {"kept": 3, "skipped": {}}}}, f)
+    assert pipeline.count_records(d, "train") == 3
+    with pytest.raises(FileNotFoundError, match="no 'val' or 'test'"):
+        pipeline.make_dataset(d, _cfg(), training=False)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        pipeline.steps_per_epoch(d, _cfg())
+
+
+@pytest.mark.parametrize("dataset,split,k", [("300w_lp", "train", 0.2), ("300w_lp", "train", 0.3999),
+                                             ("aflw2000", "test", None), ("biwi", "test", None)])
+def test_crop_box_equals_crop_spec_box(dataset, split, k):
+    rng = np.random.RandomState(7)
+    for _ in range(20):
+        pts = rng.uniform(-5, 300, (68, 2)).round(rng.randint(0, 3))
+        spec = crops.make_crop_spec("hopenet", dataset, split, pt2d=pts, box=crops.points_box(pts))
+        kk = spec.k_range[0] if k is None else k
+        ex = {"crop/base": tf.constant(spec.base, tf.float32), "crop/coef": tf.constant(spec.coef, tf.float32),
+              "crop/clamp_min": tf.constant(0, tf.int64), "crop/square": tf.constant(0, tf.int64),
+              "image/origin": tf.constant([3, 4], tf.int64)}
+        got = pipeline.crop_box(ex, tf.constant(kk, tf.float32)).numpy()
+        np.testing.assert_array_equal(got, np.array(spec.box(kk)) - [3, 4, 3, 4])
