@@ -52,3 +52,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# ---- paper tables (experiments/, issue 4): SCALE=paper|smoke (default: paper when real shards are in DATA_OUT) ----
+RUNS ?= runs
+RESULTS ?= results
+EXP_FLAGS = --runs_dir=$(RUNS) --results_dir=$(RESULTS) --data_root=$(DATA_OUT) $(if $(SCALE),--scale=$(SCALE),)
+.PHONY: reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6 eval-biwi eval-aflw2000
+reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-table6: $(STAMP)
+	$(PYTHON) -m experiments.run --table=$(subst reproduce-table,,$@) $(EXP_FLAGS)
+
+eval-biwi: $(STAMP)
+	$(PYTHON) -m experiments.run --evaluate=biwi $(EXP_FLAGS)
+
+eval-aflw2000: $(STAMP)
+	$(PYTHON) -m experiments.run --evaluate=aflw2000 $(EXP_FLAGS)

@@ -1,0 +1,108 @@
+"""``results/tableN.md`` and ``.csv``: our MAE per angle and mean beside the paper's, the difference, the scale, the
+data (real / synthetic) and the run directory of every row (literature rows carry the paper's numbers only)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from typing import Dict, List, Optional, Sequence
+
+from experiments.plan import read_metrics
+from experiments.rows import Row
+
+ANGLES = ("yaw", "pitch", "roll", "mean")
+
+
+def data_kind(run_dir: str, scale: str) -> str:
+    """``synthetic`` when the run read the smoke data (config.json's data_root), else ``real``."""
+    path = os.path.join(run_dir, "config.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            root = json.load(f).get("data", {}).get("data_root", "")
+        return "synthetic" if "synthetic" in root or "smoke" in root else "real"
+    return "synthetic" if scale == "smoke" else "real"
+
+
+def _num(v) -> Optional[float]:
+    return None if v is None or v == "" else float(v)
+
+
+def row_record(table: int, row: Row, runs_dir: str, scale: str, status: str = "") -> Dict[str, object]:
+    """One report line: descriptive columns, paper / ours / difference per angle, provenance."""
+    rec: Dict[str, object] = {"table": table, "row": row.key, "method": row.method}
+    rec.update(dict(row.columns))
+    ours: Dict[str, object] = {}
+    if not row.is_literature:
+        run_dir = row.run_dir(runs_dir, scale)
+        ours = read_metrics(run_dir).get(row.evaluate, {})
+        rec.update(scale=scale, data=data_kind(run_dir, scale), run=run_dir, eval=row.evaluate,
+                   n=ours.get("n", ""), variant=ours.get("variant", ""))
+        rec["status"] = "done" if ours else (status or "not run")
+    else:
+        rec.update(scale="", data="", run="", eval="", n="", variant="", status="literature (paper only)")
+    for a in ANGLES:
+        p = getattr(row.paper, a)
+        o = _num(ours.get(a)) if ours else None
+        rec[f"paper_{a}"] = p
+        rec[f"ours_{a}"] = o
+        rec[f"diff_{a}"] = None if (o is None or p is None) else o - p
+    rec["note"] = row.note
+    return rec
+
+
+def records(table: int, rows: Sequence[Row], runs_dir: str, scale: str,
+            statuses: Optional[Dict[str, str]] = None) -> List[Dict[str, object]]:
+    statuses = statuses or {}
+    return [row_record(table, r, runs_dir, scale, statuses.get(r.key, "")) for r in rows]
+
+
+def _fmt(v, signed: bool = False) -> str:
+    if v is None or v == "":
+        return "—"
+    if isinstance(v, (int, float)):
+        return f"{v:+.3f}" if signed else f"{v:.3f}"
+    return str(v)
+
+
+def write_csv(path: str, recs: Sequence[Dict[str, object]]) -> None:
+    keys: List[str] = []
+    for r in recs:
+        keys += [k for k in r if k not in keys]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in recs:
+            w.writerow({k: ("" if r.get(k) is None else (f"{r[k]:.4f}" if isinstance(r.get(k), float) else r[k]))
+                        for k in keys})
+    os.replace(tmp, path)
+
+
+def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: str, data: str,
+                   figures: Sequence[str] = (), failures: Sequence[str] = ()) -> None:
+    """A table like the paper's, each MAE cell ``ours (paper)``, then the difference of the averages."""
+    angles = [a for a in module.ANGLES] + ["mean"]
+    head = ["Method"] + list(module.COLUMNS) + [a.capitalize() if a != "mean" else "Average" for a in angles]
+    head += ["Δ Average", "Status", "Run"]
+    lines = [f"# Table {module.TABLE}: {module.TITLE}", "",
+             f"Scale: **{scale}** — data: **{data}** — written {time.strftime('%Y-%m-%d %H:%M')}.",
+             "Each MAE cell is `ours (paper)` in degrees; Δ = ours − paper; — = no number.", ""]
+    if scale == "smoke":
+        lines += ["Smoke scale: the paper's code path on synthetic heads at CPU size (64 px, a few hundred images, "
+                  "2 epochs); the numbers test the machinery, they do not reproduce the paper's.", ""]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in recs:
+        cells = [str(r["method"])] + [str(r.get(c, "")) for c in module.COLUMNS]
+        for a in angles:
+            cells.append(f"{_fmt(r[f'ours_{a}'])} ({_fmt(r[f'paper_{a}'])})")
+        cells += [_fmt(r["diff_mean"], signed=True), str(r["status"]), f"`{r['run']}`" if r["run"] else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    if figures:
+        lines += [""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in figures]
+    if failures:
+        lines += ["", "Failed jobs (re-run the same `make` target to resume them):"] + [f"- {f}" for f in failures]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,145 @@
+"""The vocabulary of the experiment tables: a paper number, a pre-training job, a table row (big_vision /
+solo-learn style: one small config per row, stating the paper's numbers and the exact command).
+
+A row's ``flags`` are the ``hmtl_tf.train`` flags of the paper protocol (SPEC section 5). The smoke scale runs the
+same command with ``--scale=smoke`` and CPU-sized epochs / data (``SMOKE_*`` below, SPEC section 1).
+Rows that share a ``run`` name share one trained run (Table 3 evaluates Table 2's runs on BIWI; Tables 4 and 5
+re-use Table 2's SL and HMTL runs).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+SCALES = ("paper", "smoke")
+SMOKE_EPOCHS = 2                 # per row at smoke scale (the paper: 110; pre-training 64)
+SMOKE_MAX_TRAIN = 320            # 300W-LP images per smoke row (20 steps of 16)
+SMOKE_WARMUP = 1                 # Table 4 fine-tuning warm-up at smoke scale (paper: 5 epochs)
+# ETH-XGaze training subjects used for the 1-4-subject set-ups (Tables 1, 6). The paper does not name them: we
+# take the first training ids (0001/0002 are test subjects, DATA_FACTS 3), named as the shards store them. At smoke scale the runner uses the
+# first N training subjects present in the synthetic shards instead.
+PAPER_SUBJECTS = ("subject0000", "subject0003", "subject0004", "subject0005")
+
+
+@dataclass(frozen=True)
+class Paper:
+    """The paper's MAE (degrees) of a row; ``roll`` None for ETH-XGaze (yaw, pitch only)."""
+
+    yaw: float
+    pitch: float
+    roll: Optional[float]
+    mean: float
+
+
+@dataclass(frozen=True)
+class Pretrain:
+    """An SSL pre-training job (``hmtl_tf.pretrain``) whose backbone file rows load with ``--init``."""
+
+    name: str
+    method: str
+    train: str = "eth_xgaze"
+
+    def out(self, runs_dir: str, scale: str) -> str:
+        return os.path.join(runs_dir, scale, "pretrain", f"{self.name}.weights.h5")
+
+    def argv(self, runs_dir: str, scale: str) -> List[str]:
+        args = ["-m", "hmtl_tf.pretrain", f"--method={self.method}", f"--train={self.train}",
+                f"--out={self.out(runs_dir, scale)}", f"--scale={scale}", "--linear_probe"]
+        if scale == "smoke":
+            args += [f"--epochs={SMOKE_EPOCHS}"]
+        return [sys.executable] + args
+
+
+# The pre-training jobs of the paper (Sec. 4.2, 4.3), shared between rows and tables.
+PRE_ROT2 = Pretrain("eth_rotation2x2", "rotation2x2")
+PRE_PUZ2 = Pretrain("eth_puzzle2x2", "puzzle2x2")
+PRE_PUZ3 = Pretrain("eth_puzzle3x3", "puzzle3x3")
+PRE_BT = Pretrain("eth_barlow_twins", "barlow_twins")
+PRE_BT_STAR = Pretrain("eth_barlow_twins_puzzle", "barlow_twins_puzzle")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a paper table. ``run`` None: a literature row (paper number only, nothing to run)."""
+
+    key: str
+    method: str
+    paper: Paper
+    run: Optional[str] = None
+    flags: Tuple[Tuple[str, str], ...] = ()
+    evaluate: str = "aflw2000"               # the metrics.json entry (``hmtl_tf.evaluate --dataset``) reported
+    pretrain: Optional[Pretrain] = None      # --init=<its backbone file>
+    init_file: str = ""                      # --initial_weights=<runs>/<scale>/init/<init_file> (Table 6)
+    subjects: int = 0                        # ETH-XGaze training subjects (Tables 1, 6)
+    columns: Tuple[Tuple[str, str], ...] = ()  # the table's descriptive columns (Flag, Augmentation, ...)
+    curve: str = ""                          # figure role: sl / hmtl / wo_sshs (Figs. 6-8)
+    note: str = ""
+
+    @property
+    def is_literature(self) -> bool:
+        return self.run is None
+
+    def flag_dict(self) -> Dict[str, str]:
+        return dict(self.flags)
+
+    def run_dir(self, runs_dir: str, scale: str) -> str:
+        return os.path.join(runs_dir, scale, self.run or "")
+
+    def train_argv(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> List[str]:
+        """The ``hmtl_tf.train`` command of this row at ``scale`` (``subjects``: smoke-scale ids)."""
+        fl = self.flag_dict()
+        if self.subjects:
+            ids = list(subjects) if scale == "smoke" else list(PAPER_SUBJECTS[: self.subjects])
+            fl["subjects"] = ",".join(ids)
+        if self.pretrain is not None:
+            fl["init"] = self.pretrain.out(runs_dir, scale)
+        if self.init_file:
+            fl["initial_weights"] = os.path.join(runs_dir, scale, "init", self.init_file)
+        if scale == "smoke":
+            for k in ("epochs", "lr_drops"):
+                fl.pop(k, None)
+            fl["epochs"] = str(SMOKE_EPOCHS)
+            if "warmup_epochs" in fl:
+                fl["warmup_epochs"] = str(SMOKE_WARMUP)
+            if fl.get("train") == "300w_lp":
+                fl["max_train_samples"] = str(SMOKE_MAX_TRAIN)
+        args = [f"--run={self.run_dir(runs_dir, scale)}", f"--scale={scale}"] + [f"--{k}={v}" for k, v in fl.items()]
+        return [sys.executable, "-m", "hmtl_tf.train"] + args
+
+    def eval_argv(self, runs_dir: str, scale: str) -> List[str]:
+        return [sys.executable, "-m", "hmtl_tf.evaluate", f"--run={self.run_dir(runs_dir, scale)}",
+                f"--dataset={self.evaluate}"]
+
+
+def command_text(argv: Sequence[str]) -> str:
+    """A shell line for a docstring / log (``python`` for the interpreter)."""
+    return " ".join(["python"] + [shlex.quote(a) for a in argv[1:]])
+
+
+def flags(**kw) -> Tuple[Tuple[str, str], ...]:
+    """Flag tuple from keywords (values as written on the command line)."""
+    return tuple((k, str(v)) for k, v in kw.items())
+
+
+def merge(base: Tuple[Tuple[str, str], ...], **kw) -> Tuple[Tuple[str, str], ...]:
+    d = dict(base)
+    d.update({k: str(v) for k, v in kw.items()})
+    return tuple(d.items())
+
+
+COLUMN_NAMES = {"Pre_train_weights": "Pre-train weights", "Encoder_pre_training": "Encoder pre-training"}
+
+
+def cols(**kw) -> Tuple[Tuple[str, str], ...]:
+    """Descriptive columns of a row, named as in the paper's table header."""
+    return tuple((COLUMN_NAMES.get(k, k.replace("_", " ")), str(v)) for k, v in kw.items())
+
+
+# Set-ups of SPEC section 5.
+ETH_BASE = flags(train="eth_xgaze", val="eth_xgaze", head="regression", angles="yaw,pitch", dropout=0.4,
+                 epochs=110, lr=1e-3, schedule="step", lr_drops="30,40", ssl_weight=1)
+W300_BASE = flags(train="300w_lp", val="aflw2000", head="hopenet", bin_size=3, alpha=2, dropout=0.5, epochs=110,
+                  lr=1e-3, schedule="step", lr_drops="20,100", ssl_weight=50, flag=3)
