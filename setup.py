@@ -11,7 +11,7 @@ INSTALL_REQUIRES = [
     "numpy==2.4.6",
     "scipy==1.17.1",
     "pandas==3.1.1",
-    "opencv-python-headless==5.0.0.93",
+    "opencv-python-headless==4.14.0.94",  # 4.x: OpenCV 5 dropped CascadeClassifier (the offline face detector)
     "absl-py==2.5.1",
     "matplotlib==3.11.2",
     "h5py==3.14.0",

@@ -93,10 +93,7 @@ def _last(a, n: int) -> np.ndarray:
 def euler_zyx(x: float, y: float, z: float) -> np.ndarray:
     """Standard right-handed ``Rz(z) @ Ry(y) @ Rx(x)`` (radians): 6DRepNet ``get_R`` (utils.py), the
     ZYX Euler matrix that HopeNet's BIWI formula decomposes."""
-    rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
-    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
-    rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    return _std_rz(float(z)) @ _std_ry(float(y)) @ _std_rx(float(x))
 
 
 def ypr_to_hopenet(ypr) -> np.ndarray:
@@ -158,20 +155,6 @@ def xgaze_to_ypr(pitch_yaw_rad) -> np.ndarray:
     """ETH-XGaze (pitch, yaw) radians -> (yaw, pitch) degrees (2-angle models have no roll)."""
     a = _last(pitch_yaw_rad, 2)
     return np.degrees(a[..., [1, 0]])
-
-
-# BIWI's camera frame (x right, y down, z forward) vs the BFM frame of 3DDFA (x right, y up, z to camera).
-_BFM_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
-
-
-def biwi_rotation_from_ypr(ypr_deg) -> np.ndarray:
-    """(yaw, pitch, roll) degrees -> a BIWI ``pose.txt`` rotation that :func:`biwi_rotation_to_ypr` maps back.
-
-    HopeNet's formula is the ZYX decomposition of ``R_file.T`` with yaw and roll negated, so
-    ``R_file = (Rz(-roll) Ry(-yaw) Rx(pitch)).T``; equivalently ``C @ rotation_from_ypr(ypr) @ C`` with
-    ``C = diag(1, -1, -1)`` (the 3DDFA matrix written in the camera frame; tested both ways)."""
-    yaw, pitch, roll = np.radians(_last(ypr_deg, 3))
-    return euler_zyx(pitch, -yaw, -roll).T
 
 
 def _std_rx(a: float) -> np.ndarray:

@@ -81,9 +81,12 @@ def draw_axis(img, yaw, pitch, roll, tdx=None, tdy=None, size=None) -> np.ndarra
 
 
 def _put_text(img, text, org, scale, colour=(255, 255, 255)):
-    th = max(1, int(round(scale * 2)))
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), th + 2, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, th, cv2.LINE_AA)
+    """Text on a dark box (legible on any background; OpenCV 5 text width depends on stroke thickness)."""
+    th = max(1, int(round(scale * 1.5)))
+    (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    x, y = org
+    cv2.rectangle(img, (x - 1, y - tht - 2), (x + tw + 1, y + base), (0, 0, 0), -1)
+    cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, th, cv2.LINE_AA)
 
 
 def angle_text(ypr) -> str:
@@ -120,12 +123,15 @@ def annotate(img, ypr_pred, ypr_true=None, box=None) -> np.ndarray:
         _draw(out, np.asarray(ypr_true, np.float64), cx, cy, size, TRUE_COLOURS, dashed=True, thin=True)
     _draw(out, pred, cx, cy, size, AXIS_COLOURS, dashed=False, thin=False)
     scale = max(0.3, min(w, h) / 600.0)
-    ty = int(y0) - 4 if box is not None and y0 > 14 * scale + 4 else int(14 * scale * 1.6)
-    tx = max(0, int(x0)) + 2
-    _put_text(out, angle_text(pred), (tx, ty), scale)
+    lines = [(angle_text(pred), (255, 255, 255))]
     if ypr_true is not None:
-        _put_text(out, "gt " + angle_text(ypr_true), (tx, min(h - 2, ty + int(30 * scale))), scale,
-                  colour=(200, 200, 200))
+        lines.append(("gt " + angle_text(ypr_true), (200, 200, 200)))
+    (_, th), base = cv2.getTextSize("y", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    step = th + base + 3
+    above = box is not None and y0 - step * len(lines) >= 0
+    ty = int(y0) - step * (len(lines) - 1) - base - 2 if above else min(h - 2, int(max(y0, 0)) + th + 2)
+    for i, (text, colour) in enumerate(lines):
+        _put_text(out, text, (max(0, int(x0)) + 2, ty + i * step), scale, colour)
     return out
 
 
@@ -156,3 +162,31 @@ def save_png(path: str, img) -> str:
     if not cv2.imwrite(path, cv2.cvtColor(_as_rgb_u8(img), cv2.COLOR_RGB2BGR)):
         raise OSError(f"{path}: could not write the PNG (expected a writable path ending in .png)")
     return path
+
+
+def convention_image(ypr, size: int = 200, seed: int = 3) -> np.ndarray:
+    """A synthetic head (hmtl_tf.data.synthetic) at ``ypr`` with its axes and angles drawn: the pictures of
+    docs/ANGLES.md (``python -m hmtl_tf.viz docs/img``). Drawn axes on a grey canvas if the renderer is absent."""
+    try:
+        from hmtl_tf.data.synthetic import render_head, sample_head
+        img = render_head(sample_head(np.random.default_rng(seed)), ypr, size=(size, size))[0]
+    except ImportError:
+        img = np.full((size, size, 3), 128, np.uint8)
+    return annotate(img, ypr)
+
+
+CONVENTION_PICTURES = {"neutral": (0, 0, 0), "yaw_plus30": (30, 0, 0), "yaw_minus30": (-30, 0, 0),
+                       "pitch_plus25": (0, 25, 0), "pitch_minus25": (0, -25, 0), "roll_plus25": (0, 0, 25),
+                       "roll_minus25": (0, 0, -25), "yaw30_pitch20_roll10": (30, 20, 10)}
+
+
+if __name__ == "__main__":
+    import sys
+
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("docs", "img")
+    for name, angles in CONVENTION_PICTURES.items():
+        save_png(os.path.join(out_dir, f"{name}.png"), convention_image(angles))
+    names = list(CONVENTION_PICTURES)
+    save_png(os.path.join(out_dir, "conventions.png"),
+             np.concatenate([convention_image(CONVENTION_PICTURES[n], 160) for n in names[:7]], axis=1))
+    print(f"wrote {len(names) + 1} pictures to {out_dir}")

@@ -32,7 +32,7 @@ def test_rotation_is_transpose_of_standard_zyx():
 def test_biwi_formula_and_3ddfa_matrix_agree(ypr):
     """A BIWI-file rotation built two ways from known angles: ZYX with negated yaw/roll, and the 3DDFA
     matrix in the camera frame; HopeNet's BIWI formula returns the angles."""
-    r_file = A.biwi_rotation_from_ypr(ypr)
+    r_file = A.ypr_to_biwi_rotation(ypr)
     c = np.diag([1.0, -1.0, -1.0])
     np.testing.assert_allclose(r_file, c @ A.rotation_from_ypr(ypr) @ c, atol=1e-12)
     assert _is_rotation(r_file)
@@ -46,7 +46,7 @@ def test_biwi_real_frame_round_trip():
                        [-0.0532613, -0.133887, 0.989564]])
     ypr = A.biwi_rotation_to_ypr(r_file)
     np.testing.assert_allclose(ypr, [3.291, 7.607, -1.567], atol=1e-3)
-    np.testing.assert_allclose(A.biwi_rotation_from_ypr(ypr), r_file, atol=2e-5)
+    np.testing.assert_allclose(A.ypr_to_biwi_rotation(ypr), r_file, atol=2e-5)
     # KD-OE's BIWI labels (scipy as_euler('XYZ') of the file matrix) = our pitch negated (DATA_FACTS 4).
     np.testing.assert_allclose(A.ypr_to_kdoe(ypr), [-7.607, 3.291, -1.567], atol=1e-3)
 
@@ -56,7 +56,7 @@ def test_kdoe_matches_scipy_xyz_euler():
     from scipy.spatial.transform import Rotation
     for ypr in RANDOM[:40]:
         ypr = np.array(ypr) * np.array([0.9, 0.9, 0.45])     # |angles| within the +-99 range of the datasets
-        kd = Rotation.from_matrix(A.biwi_rotation_from_ypr(ypr)).as_euler("XYZ", degrees=True)
+        kd = Rotation.from_matrix(A.ypr_to_biwi_rotation(ypr)).as_euler("XYZ", degrees=True)
         np.testing.assert_allclose(kd, A.ypr_to_kdoe(ypr), atol=1e-8)
 
 

@@ -1,0 +1,126 @@
+"""Inference speed of the exported model on this CPU, side by side in one run (issue 6).
+
+1. images/s and per-image latency at batch 1 and batch 32 for Keras, SavedModel, TFLite (fp32, fp16,
+   dynamic-range int8) and ONNX Runtime: the 224-px ResNet50 inference model (random weights), exported with
+   ``hmtl_tf.export`` (each export's parity with Keras is printed as it is made).
+2. The exported inference model of an HMTL run (puzzle3x3 at flag 3) vs an SL run: parameter count and
+   latency, measured interleaved (SL, HMTL, SL, ...) so machine noise hits both alike. They must be equal:
+   the SSL branch is not part of the inference model (SPEC 3, "no extra FLOPs at test time").
+
+    python -m benchmarks.inference [--size 224] [--reps1 5] [--reps32 2]
+
+Repetitions are small on purpose (2 shared cores); medians are reported.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from hmtl_tf import config as C, export as E  # noqa: E402
+
+BACKENDS = [("keras", "fp32"), ("saved_model", "fp32"), ("tflite", "fp32"), ("tflite", "fp16"),
+            ("tflite", "int8"), ("onnx", "fp32")]
+
+
+def make_run(path: str, size: int, ssl: str = "none", seed: int = 0):
+    """A run directory (config.json + inference.keras) with a random-weight ResNet50 inference model."""
+    import keras
+
+    from hmtl_tf.models.hmtl import build_inference_model, build_network
+
+    cfg = C.make_config("paper", {"data.image_size": size, "ssl.task": ssl})
+    keras.utils.set_random_seed(seed)
+    model = build_inference_model(cfg, build_network(cfg))
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        f.write(cfg.to_json())
+    model.save(os.path.join(path, "inference.keras"))
+    return model
+
+
+def time_runner(runner, x: np.ndarray, reps: int) -> float:
+    """Median seconds per call after one warm-up call."""
+    runner(x)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        runner(x)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def backend_table(run: str, size: int, reps1: int, reps32: int) -> None:
+    out = os.path.join(run, "export")
+    rows = []
+    x1 = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
+    x32 = np.random.default_rng(1).uniform(0, 255, (32, size, size, 3)).astype(np.float32)
+    for fmt, quant in BACKENDS:
+        res = E.export(run, fmt, quant, out=out, overwrite=True, n_random=4)
+        runner = E.runner_for(fmt, res["path"])
+        t1, t32 = time_runner(runner, x1, reps1), time_runner(runner, x32, reps32)
+        mb = _size_mb(res["path"])
+        rows.append((res["format"], 1 / t1, 1000 * t1, 32 / t32, 1000 * t32 / 32, res["max_diff"], mb))
+        del runner
+    print(f"\nInference on this CPU ({os.cpu_count()} cores), ResNet50 {size}px, random weights "
+          f"(median of {reps1} / {reps32} calls)")
+    print(f"{'backend':<14}{'b1 img/s':>10}{'b1 ms/img':>11}{'b32 img/s':>11}{'b32 ms/img':>12}"
+          f"{'max|dA| deg':>13}{'size MB':>9}")
+    for r in rows:
+        print(f"{r[0]:<14}{r[1]:>10.2f}{r[2]:>11.1f}{r[3]:>11.2f}{r[4]:>12.1f}{r[5]:>13.4g}{r[6]:>9.1f}")
+
+
+def _size_mb(path: str) -> float:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) / 2 ** 20
+    return os.path.getsize(path) / 2 ** 20
+
+
+def sl_vs_hmtl(tmp: str, size: int, reps: int) -> None:
+    sl_dir, hm_dir = os.path.join(tmp, "sl"), os.path.join(tmp, "hmtl")
+    sl, hm = make_run(sl_dir, size), make_run(hm_dir, size, ssl="puzzle3x3", seed=1)
+    runners = {}
+    for name, d in (("SL", sl_dir), ("HMTL", hm_dir)):
+        res = E.export(d, "saved_model", out=os.path.join(d, "export"), overwrite=True, n_random=2)
+        runners[name] = E.runner_for("saved_model", res["path"])
+    x = np.random.default_rng(2).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
+    times = {"SL": [], "HMTL": []}
+    for r in runners.values():
+        r(x)
+    for _ in range(reps):
+        for name, r in runners.items():
+            t = time.perf_counter()
+            r(x)
+            times[name].append(time.perf_counter() - t)
+    print(f"\nExported inference model (SavedModel, {size}px, batch 1, {reps} interleaved calls each)")
+    print(f"{'run':<8}{'params':>12}{'median ms':>11}{'min ms':>9}")
+    for name, m in (("SL", sl), ("HMTL", hm)):
+        t = times[name]
+        print(f"{name:<8}{m.count_params():>12,}{1000 * statistics.median(t):>11.1f}{1000 * min(t):>9.1f}")
+    same = sl.count_params() == hm.count_params()
+    print(f"parameter counts equal: {same}")
+    if not same:
+        raise SystemExit("the HMTL inference model differs from the SL one")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--reps1", type=int, default=5, help="timed calls at batch 1")
+    ap.add_argument("--reps32", type=int, default=2, help="timed calls at batch 32")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = os.path.join(tmp, "sl_bench")
+        make_run(run, args.size)
+        backend_table(run, args.size, args.reps1, args.reps32)
+        sl_vs_hmtl(tmp, args.size, max(3, args.reps1))
+
+
+if __name__ == "__main__":
+    main()

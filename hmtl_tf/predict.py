@@ -1,0 +1,344 @@
+"""``python -m hmtl_tf.predict --run=DIR INPUT... --out=DIR``: head pose on images, folders, videos, a camera.
+
+    python -m hmtl_tf.predict --run=runs/hmtl_p3 photos/ clip.mp4 --out=pred --detector=haar
+    python -m hmtl_tf.predict --run=runs/hmtl_p3 AFLW2000/ --boxes=AFLW2000.json --out=pred
+    python -m hmtl_tf.predict --run=runs/hmtl_p3 0 --out=cam --max_frames=300      # camera 0
+
+Faces come from ``--boxes`` (KD-OE JSON or CSV ``file,x_min,y_min,x_max,y_max``; video frames are keyed
+``<video>#<frame>``) or ``--detector`` (hmtl_tf.detect: ``auto`` = OpenCV Haar when available, else each
+image is one face crop; ``none`` = each image is a face crop). Crops follow ``--crop_policy`` (default: the
+run's). Writes to ``--out``: ``annotated/<name>.png`` per image, ``<name>_annotated.mp4`` per video / camera
+(same frame count as the input; axes with HopeNet's convention, angles as text), ``predictions.csv`` (one row
+per face per frame) and ``predictions.json`` (the same plus the inputs that failed and why). Inference is
+batched over faces across frames and images; unreadable inputs are listed at the end, the rest processed.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from hmtl_tf import viz
+from hmtl_tf.data.sample import DataError
+from hmtl_tf.detect import Box, FaceDetector, WholeImageDetector
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+CSV_COLUMNS = ("input", "frame", "face", "x_min", "y_min", "x_max", "y_max", "score", "yaw", "pitch", "roll")
+
+
+@dataclass
+class Source:
+    kind: str      # image | video | camera
+    path: str      # file path, or the camera index as text
+    name: str      # output name (relative to the input folder for folder members)
+
+
+def expand_inputs(inputs: Sequence[str]) -> Tuple[List[Source], List[Tuple[str, str]]]:
+    """Input arguments -> (sources in order, failures [(input, reason)]). Folders are walked (sorted)."""
+    sources, failed = [], []
+    for arg in inputs:
+        if os.path.isdir(arg):
+            found = []
+            for root, dirs, files in os.walk(arg):
+                dirs.sort()
+                for f in sorted(files):
+                    ext = os.path.splitext(f)[1].lower()
+                    if ext in IMAGE_EXTS + VIDEO_EXTS:
+                        p = os.path.join(root, f)
+                        rel = os.path.join(os.path.basename(os.path.normpath(arg)), os.path.relpath(p, arg))
+                        found.append(Source("video" if ext in VIDEO_EXTS else "image", p, rel))
+            if not found:
+                failed.append((arg, "folder holds no images or videos"))
+            sources += found
+        elif os.path.isfile(arg):
+            kind = "video" if os.path.splitext(arg)[1].lower() in VIDEO_EXTS else "image"
+            sources.append(Source(kind, arg, os.path.basename(arg)))
+        elif arg.isdigit():
+            sources.append(Source("camera", arg, f"camera{arg}"))
+        else:
+            failed.append((arg, "no such file or folder (expected an image, a video, a folder or a camera index)"))
+    return sources, failed
+
+
+def _unique_names(sources: List[Source]) -> None:
+    seen = {}
+    for s in sources:
+        base = s.name.replace(os.sep, "__")
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        s.name = base if n == 0 else f"{base}_{n}"
+
+
+# ------------------------------------------------------------------------------------------- frames
+@dataclass
+class Frame:
+    source: Source
+    index: int
+    image: np.ndarray       # RGB uint8
+    key: str                # box-file key
+
+
+def read_video(path, source: Source, max_frames: int = 0) -> Iterator[Frame]:
+    """RGB frames of a video file or camera (``path`` int). DataError if it cannot be opened / has no frame."""
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            raise DataError(f"{source.path}: cannot open as a video{' camera' if source.kind == 'camera' else ''}")
+        i = 0
+        while not max_frames or i < max_frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            yield Frame(source, i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), f"{source.path}#{i}")
+            i += 1
+        if i == 0:
+            raise DataError(f"{source.path}: no readable frame (expected a video cv2 can decode)")
+    finally:
+        cap.release()
+
+
+def video_info(path) -> Tuple[float, int]:
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    fps, n = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    return (fps if fps and fps > 0 else 25.0), max(0, n)
+
+
+class Progress:
+    """A one-line text progress bar on stderr (frames done / total)."""
+
+    def __init__(self, label: str, total: int, stream=sys.stderr, width: int = 30):
+        self.label, self.total, self.stream, self.width, self.done = label, total, stream, width, 0
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.total:
+            k = int(self.width * min(self.done, self.total) / self.total)
+            bar = "#" * k + "." * (self.width - k)
+            self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} frames")
+        else:
+            self.stream.write(f"\r{self.label} {self.done} frames")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+# ---------------------------------------------------------------------------------------- inference
+FrameResult = Tuple[Frame, List[Box], np.ndarray]   # boxes (F,) and angles (F, A) of one frame
+
+
+def run_frames(frames: Iterable[Frame], est, detector: FaceDetector, batch_size: int,
+               emit: Callable[[Frame, List[Box], np.ndarray], None]) -> int:
+    """Detects faces per frame and predicts them in batches of ``batch_size`` faces across frames; calls
+    ``emit(frame, boxes, angles)`` for every frame, in order (frames without faces too). Returns frames seen."""
+    whole = isinstance(detector, WholeImageDetector)
+    pending: List[Tuple[Frame, List[Box]]] = []
+    n_faces, n_frames = 0, 0
+
+    def flush():
+        images = [f.image for f, boxes in pending for _ in boxes]
+        boxes = [None if whole else b for _, bs in pending for b in bs]
+        ypr = est.predict(images, boxes) if images else np.zeros((0, len(est.angles)))
+        at = 0
+        for f, bs in pending:
+            emit(f, bs, ypr[at:at + len(bs)])
+            at += len(bs)
+        pending.clear()
+
+    for frame in frames:
+        boxes = detector.detect(frame.image, frame.key)
+        pending.append((frame, boxes))
+        n_faces += len(boxes)
+        n_frames += 1
+        if n_faces >= batch_size:
+            flush()
+            n_faces = 0
+    flush()
+    return n_frames
+
+
+def face_rows(frame: Frame, boxes: List[Box], ypr: np.ndarray, angles: Sequence[str]) -> List[dict]:
+    rows = []
+    for j, (b, a) in enumerate(zip(boxes, ypr)):
+        row = {"input": frame.source.path, "frame": frame.index, "face": j,
+               "x_min": b[0], "y_min": b[1], "x_max": b[2], "y_max": b[3], "score": b[4]}
+        row.update({n: float(a[list(angles).index(n)]) if n in angles else None for n in ("yaw", "pitch", "roll")})
+        rows.append(row)
+    return rows
+
+
+class Predictor:
+    """Runs sources through the estimator and writes annotated images / videos and the rows."""
+
+    def __init__(self, est, detector: FaceDetector, out: str, batch_size: int = 32, max_frames: int = 0,
+                 progress: bool = True):
+        self.est, self.detector, self.out = est, detector, out
+        self.batch_size, self.max_frames, self.progress = batch_size, max_frames, progress
+        self.rows: List[dict] = []
+        self.done: List[dict] = []
+
+    def _emit_rows(self, frame, boxes, ypr):
+        self.rows += face_rows(frame, boxes, ypr, self.est.angles)
+
+    def _annotated(self, frame, boxes, ypr):
+        if not boxes:
+            return frame.image
+        draw_boxes = None if isinstance(self.detector, WholeImageDetector) else boxes
+        return viz.annotate(frame.image, ypr, box=draw_boxes)
+
+    def images(self, sources: List[Source], failed: List[Tuple[str, str]]) -> None:
+        from hmtl_tf.data.sources.images import load_rgb
+
+        def frames():
+            for s in sources:
+                try:
+                    yield Frame(s, 0, load_rgb(s.path), s.path)
+                except DataError as exc:
+                    failed.append((s.path, str(exc)))
+
+        def emit(frame, boxes, ypr):
+            self._emit_rows(frame, boxes, ypr)
+            png = os.path.join(self.out, "annotated", os.path.splitext(frame.source.name)[0] + ".png")
+            viz.save_png(png, self._annotated(frame, boxes, ypr))
+            self.done.append({"input": frame.source.path, "kind": "image", "frames": 1, "faces": len(boxes),
+                              "output": png})
+
+        run_frames(frames(), self.est, self.detector, self.batch_size, emit)
+
+    def video(self, source: Source) -> None:
+        import cv2
+
+        path = int(source.path) if source.kind == "camera" else source.path
+        fps, total = video_info(path) if source.kind == "video" else (25.0, self.max_frames)
+        if self.max_frames:
+            total = min(total, self.max_frames) if total else self.max_frames
+        out_path = os.path.join(self.out, os.path.splitext(source.name)[0] + "_annotated.mp4")
+        state = {"writer": None, "faces": 0}
+        bar = Progress(source.name, total) if self.progress else None
+
+        def emit(frame, boxes, ypr):
+            self._emit_rows(frame, boxes, ypr)
+            img = self._annotated(frame, boxes, ypr)
+            if state["writer"] is None:
+                os.makedirs(self.out, exist_ok=True)
+                h, w = img.shape[:2]
+                state["writer"] = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                if not state["writer"].isOpened():
+                    raise DataError(f"{out_path}: cannot open a video writer (mp4v)")
+            state["writer"].write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            state["faces"] += len(boxes)
+            if bar:
+                bar.update()
+
+        try:
+            n = run_frames(read_video(path, source, self.max_frames), self.est, self.detector, self.batch_size,
+                           emit)
+        except KeyboardInterrupt:           # camera: Ctrl-C ends the recording, the file is kept
+            n = bar.done if bar else 0
+        finally:
+            if state["writer"] is not None:
+                state["writer"].release()
+            if bar:
+                bar.close()
+        self.done.append({"input": source.path, "kind": source.kind, "frames": n, "faces": state["faces"],
+                          "output": out_path})
+
+    def run(self, inputs: Sequence[str]) -> Tuple[List[dict], List[Tuple[str, str]]]:
+        sources, failed = expand_inputs(inputs)
+        _unique_names(sources)
+        self.images([s for s in sources if s.kind == "image"], failed)
+        for s in sources:
+            if s.kind != "image":
+                try:
+                    self.video(s)
+                except DataError as exc:
+                    failed.append((s.path, str(exc)))
+        return self.rows, failed
+
+
+def write_outputs(out: str, rows: List[dict], done: List[dict], failed, meta: dict) -> Tuple[str, str]:
+    os.makedirs(out, exist_ok=True)
+    csv_path, json_path = os.path.join(out, "predictions.csv"), os.path.join(out, "predictions.json")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v)) for k, v in r.items()})
+    with open(json_path, "w") as f:
+        json.dump({**meta, "outputs": done, "faces": rows,
+                   "failed": [{"input": i, "error": e} for i, e in failed]}, f, indent=1)
+    return csv_path, json_path
+
+
+def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = None, detector: str = "auto",
+            crop_policy: Optional[str] = None, batch_size: int = 32, max_frames: int = 0, progress: bool = True,
+            log=print):
+    """The command as a function; returns (rows, failed)."""
+    from hmtl_tf.api import HeadPoseEstimator
+    from hmtl_tf.detect import make_detector
+
+    det, det_desc = make_detector(detector, boxes)
+    est = HeadPoseEstimator.load(run, batch_size=batch_size, crop_policy=crop_policy)
+    p = Predictor(est, det, out, batch_size, max_frames, progress)
+    rows, failed = p.run(inputs)
+    meta = {"run": run, "detector": det_desc, "crop_policy": est.crop_policy, "image_size": est.image_size,
+            "angles": list(est.angles), "convention": "degrees; hmtl_tf.angles (3DDFA / HopeNet signs)"}
+    csv_path, json_path = write_outputs(out, rows, p.done, failed, meta)
+    log(f"faces: {len(rows)} in {sum(d['frames'] for d in p.done)} frames of {len(p.done)} inputs "
+        f"(detector: {det_desc}; crop policy {est.crop_policy}) -> {csv_path}, {json_path}")
+    if failed:
+        log(f"{len(failed)} input(s) could not be processed:")
+        for i, e in failed:
+            log(f"  {e}" if e.startswith(str(i)) else f"  {i}: {e}")
+    return rows, failed
+
+
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("run", None, "run directory, inference.keras, SavedModel, .tflite or .onnx")
+    flags.DEFINE_string("out", None, "output folder")
+    flags.DEFINE_string("boxes", None, "face boxes: KD-OE JSON or CSV file,x_min,y_min,x_max,y_max[,score]")
+    flags.DEFINE_enum("detector", "auto", ["auto", "haar", "none"], "face detector when --boxes is not given")
+    flags.DEFINE_enum("crop_policy", None, ["hopenet", "visible", "boxes", "none"], "default: the run's")
+    flags.DEFINE_integer("batch_size", 32, "faces per inference batch")
+    flags.DEFINE_integer("max_frames", 0, "stop videos / the camera after this many frames (0 = all)")
+    flags.mark_flags_as_required(["run", "out"])
+
+
+def main(argv):
+    from absl import flags
+
+    F = flags.FLAGS
+    if len(argv) < 2:
+        print("error: no INPUT given (expected images, folders, videos or a camera index)", file=sys.stderr)
+        return 2
+    if F.batch_size <= 0:
+        print(f"error: --batch_size={F.batch_size}: expected a positive integer", file=sys.stderr)
+        return 2
+    try:
+        _, failed = predict(F.run, argv[1:], F.out, F.boxes, F.detector, F.crop_policy, F.batch_size,
+                            F.max_frames)
+    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    define_flags()
+    app.run(lambda argv: sys.exit(main(argv)))
