@@ -51,6 +51,7 @@ class DataConfig:
     heavy_aug: bool = False         # ETH-XGaze style (Table 6): zoom, noise, cutout, hue, brightness, contrast
     flip: bool = True               # horizontal flip p=0.5 with (yaw, roll) -> (-yaw, -roll)
     hue_aug: bool = False           # Table 1 set-up: random hue
+    rotate_deg: float = 0.0         # KD-OE: in-plane rotation in [-r, r] with the exact label change (15 there)
     shuffle_buffer: int = 4096
     max_train_samples: int = 0      # 0 = all; >0 keeps the first N (Table 6 low-data uses subjects instead)
     subjects: Tuple[str, ...] = ()  # ETH-XGaze subject filter (Table 6), empty = all in the split
@@ -83,6 +84,7 @@ class ModelConfig:
     init: str = "random"            # random | imagenet | path to a weights file of our own pre-training
     imagenet_weights: str = ""      # explicit ImageNet weights file (else the Keras cache is used)
     freeze_backbone: bool = False   # linear evaluation (Table 4 "LE")
+    sync_bn: bool = False           # cross-replica batch norm (off = per-replica BN, as the paper's 2-GPU runs)
 
 
 @dataclass
@@ -115,6 +117,7 @@ class TrainConfig:
     mixed_precision: str = "auto"   # auto (on for GPUs) | on | off
     strategy: str = "auto"          # auto | one_device | mirrored | multi_worker
     xla: bool = False
+    deterministic: bool = False     # tf.config.experimental.enable_op_determinism (bit-exact resume; slower)
     initial_weights: str = ""       # a saved initial-weights file (Table 6: identical init for all methods)
 
     # ------------------------------------------------------------------ helpers
@@ -208,6 +211,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--image_size={d.image_size}: too small, the flag's feature map needs at least {need} px")
     if grid and grid > d.image_size:
         raise ConfigError(f"--ssl={s.task}: a {grid}x{grid} grid is larger than the {d.image_size}-px input")
+    if not 0.0 <= d.rotate_deg <= 45.0:
+        raise ConfigError(f"--rotate_deg={d.rotate_deg}: expected 0..45 degrees")
     if d.aug_level not in (0, 1, 2):
         raise ConfigError(f"--aug_level={d.aug_level}: expected 0, 1 or 2")
     if d.crop_policy not in CROP_POLICIES:

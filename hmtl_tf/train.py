@@ -141,7 +141,8 @@ def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- callbacks
-def _callbacks(run_dir: str, state: dict, network, cfg: C.TrainConfig, steps_per_epoch: int):
+def _callbacks(run_dir: str, state: dict, network, cfg: C.TrainConfig, steps_per_epoch: int,
+               monitor_key: str = "mae_mean"):
     import keras
     import numpy as np
 
@@ -159,12 +160,12 @@ def _callbacks(run_dir: str, state: dict, network, cfg: C.TrainConfig, steps_per
             self._t0 = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items()}
+            logs = {k: float(v) for k, v in (logs or {}).items() if k != "val_loss_ssl"}  # no SSL targets in val
             lr = self.model.optimizer.learning_rate
             logs["lr"] = float(np.asarray(lr() if callable(lr) else lr))
             logs["epoch"] = epoch + 1
             logs["seconds"] = round(time.time() - self._t0, 2)
-            monitor = logs.get("val_mae_mean", logs.get("mae_mean"))
+            monitor = logs.get(f"val_{monitor_key}", logs.get(monitor_key))
             if monitor is not None and monitor < state.get("best", float("inf")):
                 state["best"], state["best_epoch"] = monitor, epoch + 1
                 network.save_weights(os.path.join(run_dir, "best.weights.h5"))
@@ -263,9 +264,13 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
         hashes["val"] = {"dir": val[0], "split": val[1], **shard_hashes(val[0])}
     write_json_atomic(os.path.join(run_dir, "data_hashes.json"), hashes)
 
+    strategy = make_strategy(cfg.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     policy = set_precision(cfg.mixed_precision)
-    strategy = make_strategy(cfg.strategy)
     spe = cfg.steps_per_epoch or pipeline.steps_per_epoch(train_dir, cfg, split=train_split)
     state = read_json(os.path.join(run_dir, "state.json"), {}) or {}
     start_epoch = int(state.get("epoch", 0))
@@ -291,7 +296,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
             if start_epoch and state.get("checkpoint"):
                 self.model.load_weights(state["checkpoint"])
 
-    callbacks = [Resume()] + _callbacks(run_dir, state, network, cfg, spe)
+    callbacks = [Resume()] + _callbacks(run_dir, state, network, cfg, spe, family.monitor)
     if start_epoch < cfg.epochs:
         try:
             model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=spe,

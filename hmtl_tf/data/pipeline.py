@@ -29,7 +29,7 @@ ANGLE_INDEX = {"yaw": 0, "pitch": 1, "roll": 2}
 EVAL_SPLITS = ("val", "test")
 INTERLEAVE_FILES = 8  # shards read concurrently (deterministic round robin) when training
 # Sub-seed tags of one element's seed.
-_TAG_K, _TAG_AUG, _TAG_SSL = 1, 2, 3
+_TAG_K, _TAG_AUG, _TAG_SSL, _TAG_ROT = 1, 2, 3, 4
 
 Source = Union[str, os.PathLike, Sequence[str]]
 
@@ -90,7 +90,9 @@ def _summary_count(path: str, split: str) -> Optional[int]:
 
 
 def _subject_filter(subjects: Sequence[str]):
-    wanted = tf.constant([str(s) for s in subjects])
+    from hmtl_tf.data.sources.eth_xgaze import subject_name
+
+    wanted = tf.constant([subject_name(s) for s in subjects])  # "1", "0001" and "subject0001" all match
     spec = {"subject": tf.io.FixedLenFeature([], tf.string, default_value=b"")}
 
     def keep(serialized):
@@ -229,6 +231,14 @@ def train_transform(image, ypr, seed, cfg: TrainConfig, landmarks=None, visibili
     ypr = tf.cast(ypr, tf.float32)
     if d.flip:
         image, ypr, landmarks, visibility = aug.random_flip(image, ypr, seed, landmarks, visibility)
+    if d.rotate_deg > 0:  # KD-OE Sec. 4.3: in-plane rotation, labels changed exactly (rotation composed)
+        from hmtl_tf.kdoe import rotation_aug
+
+        if landmarks is not None:
+            raise ValueError("--rotate_deg with landmark targets is not supported (landmarks are not rotated)")
+        phi = tf.random.stateless_uniform([], _sub(seed, _TAG_ROT), -d.rotate_deg, d.rotate_deg)
+        image = rotation_aug.rotate_image_tf(image, phi)
+        ypr = rotation_aug.rotated_ypr_tf(ypr, phi)
     return image, ypr, landmarks, visibility
 
 
@@ -265,6 +275,7 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
                 targets.update(ssl_t)
         if with_landmarks:
             targets["landmarks"], targets["visibility"] = lm, vis
+            targets["landmarks_present"] = tf.cast(ex["landmarks/present"], tf.float32)
         if with_ids:
             targets["source_id"] = ex["source/id"]
         return tf.cast(image, tf.float32), targets

@@ -68,14 +68,25 @@ def rotate_points_np(points, phi_deg: float, center) -> np.ndarray:
 
 
 def rotate_image_np(image, phi_deg: float, center=None) -> np.ndarray:
-    """NumPy/cv2 reference of :func:`rotate_image_tf` (bilinear, black outside)."""
-    import cv2
+    """NumPy reference of :func:`rotate_image_tf`: exact bilinear sampling (scipy), black outside.
 
-    img = np.asarray(image, np.float32)
+    Output pixel p samples the source at ``R(-phi) (p - c) + c`` (clockwise on screen for phi > 0). cv2's
+    warpAffine is not used as the reference: OpenCV 4 quantises bilinear weights to 1/32 pixel.
+    """
+    from scipy import ndimage
+
+    img = np.asarray(image, dtype=np.float32)
     h, w = img.shape[:2]
-    c = ((w - 1) / 2.0, (h - 1) / 2.0) if center is None else tuple(float(v) for v in center)
-    m = cv2.getRotationMatrix2D(c, -float(phi_deg), 1.0)  # cv2: positive = counter-clockwise
-    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    cx, cy = ((w - 1) / 2.0, (h - 1) / 2.0) if center is None else (float(center[0]), float(center[1]))
+    a = np.radians(float(phi_deg))
+    ys, xs = np.mgrid[:h, :w].astype(np.float64)
+    dx, dy = xs - cx, ys - cy
+    sx = np.cos(a) * dx + np.sin(a) * dy + cx   # inverse of a clockwise (y-down) rotation by phi
+    sy = -np.sin(a) * dx + np.cos(a) * dy + cy
+    chans = img[..., None] if img.ndim == 2 else img
+    out = np.stack([ndimage.map_coordinates(chans[..., k], [sy, sx], order=1, mode="grid-constant", cval=0.0)
+                    for k in range(chans.shape[-1])], axis=-1)
+    return out[..., 0] if img.ndim == 2 else out.astype(np.float32)
 
 
 def _transform(phi_deg, center):

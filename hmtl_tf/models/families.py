@@ -18,6 +18,7 @@ class Family:
     training_model: Callable      # (network, cfg) -> keras.Model ready for compile/fit
     build_inference_model: Callable  # (cfg, network) -> keras.Model
     needs_landmarks: bool = False
+    monitor: str = "mae_mean"     # the best epoch has the lowest val_<monitor> (else <monitor>)
 
 
 def get_family(cfg: TrainConfig) -> Family:
@@ -34,6 +35,14 @@ def get_family(cfg: TrainConfig) -> Family:
     if name == "mnn":
         from hmtl_tf import mnn
 
-        return Family(mnn.build_network, mnn.TrainingModel, mnn.build_inference_model,
-                      needs_landmarks=bool(getattr(mnn, "needs_landmarks", True)))
+        def build(c: TrainConfig):
+            network = mnn.build_network(c)
+            if c.model.init not in ("", "random"):  # "Pre+Sym" / "Pre+Pose": a tasks=landmarks run's weights
+                mnn.load_pretrained(network, c.model.init, c)
+            return network
+
+        landmarks_only = cfg.model.tasks == "landmarks"  # pose heads untrained in that stage: pick by NME
+        return Family(build, mnn.TrainingModel, mnn.build_inference_model,
+                      needs_landmarks=bool(getattr(mnn, "needs_landmarks", True)),
+                      monitor="nme" if landmarks_only else "mae_mean")
     raise ConfigError(f"--family={name!r}: expected hmtl, kdoe or mnn")
