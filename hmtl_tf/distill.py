@@ -231,32 +231,12 @@ def run(fl) -> str:
 
 
 def finish(cfg: C.TrainConfig, run_dir: str, network, val, state: dict) -> None:
-    """Best weights -> KD-OE inference model (.keras + SavedModel) -> validation MAE -> DONE."""
-    import shutil
-
+    """Best weights -> KD-OE inference model (.keras + SavedModel) -> validation MAE -> DONE (train.finish_run)."""
     from hmtl_tf import train as T
-    from hmtl_tf.evaluate import evaluate_model, format_result
     from hmtl_tf.kdoe.model import build_kdoe_inference_model
 
-    best = os.path.join(run_dir, "best.weights.h5")
-    if os.path.isfile(best):
-        network.load_weights(best)
-    inference = build_kdoe_inference_model(cfg, network)
-    inference.save(os.path.join(run_dir, "inference.keras"))
-    saved = os.path.join(run_dir, "inference_savedmodel")
-    if os.path.isdir(saved):
-        shutil.rmtree(saved)
-    inference.export(saved, verbose=False)
-    metrics = T.read_json(os.path.join(run_dir, "metrics.json"), {}) or {}
-    if val:
-        name = cfg.data.val if not os.path.isdir(cfg.data.val) else "val"
-        metrics[name] = evaluate_model(inference, cfg, val[0], val[1])
-        print(format_result(name, metrics[name]), flush=True)
-    metrics["_run"] = {"best_epoch": state.get("best_epoch"), "epochs": state.get("epoch"), "scale": cfg.scale,
-                       "distill": True}
-    T.write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
-    with open(os.path.join(run_dir, "DONE"), "w") as f:
-        f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    state["init"] = "distilled"
+    T.finish_run(cfg, run_dir, network, val, state, build_kdoe_inference_model)
 
 
 def main(argv):
