@@ -141,13 +141,16 @@ def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- callbacks
-def _callbacks(run_dir: str, state: dict, network, cfg: C.TrainConfig, steps_per_epoch: int,
-               monitor_key: str = "mae_mean"):
+KEEP_CHECKPOINTS = 3  # per-epoch checkpoints kept (model + optimizer: ~0.3 GB each for ResNet50)
+
+
+def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean"):
     import keras
     import numpy as np
 
     class RunState(keras.callbacks.Callback):
-        """Per-epoch checkpoint (model + optimizer state), best weights by val MAE, history.csv; NaN stop."""
+        """Per-epoch checkpoint (model + optimizer state), best weights by validation MAE, history.csv; NaN
+        stop."""
 
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
@@ -178,13 +181,21 @@ def _callbacks(run_dir: str, state: dict, network, cfg: C.TrainConfig, steps_per
             write_json_atomic(os.path.join(run_dir, "state.json"), state)  # commit point of the epoch
             write_history_csv(os.path.join(run_dir, "history.csv"), state["history"])
             keep = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch_"))
-            for old in keep[:-cfg_keep]:
+            for old in keep[:-KEEP_CHECKPOINTS]:
                 os.remove(os.path.join(ckpt_dir, old))
 
-    cfg_keep = 3
-    cbs = [RunState(), keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), update_freq="epoch",
-                                                   write_graph=False, profile_batch=0)]
-    return cbs
+    return [RunState(), keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), update_freq="epoch",
+                                                    write_graph=False, profile_batch=0)]
+
+
+def restore_checkpoint(model, state: dict, sample_input) -> None:
+    """Resume: builds the compiled model (a call on ``sample_input``) and its optimizer, then loads the last
+    epoch's checkpoint into both."""
+    if not (state.get("epoch") and state.get("checkpoint")):
+        return
+    model(sample_input, training=False)
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(state["checkpoint"])
 
 
 # ----------------------------------------------------------------------------------------- main entry
@@ -244,7 +255,10 @@ def load_initial_weights(cfg: C.TrainConfig, network) -> str:
 def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str:
     """Trains (or resumes) one run; returns the run directory. The whole protocol of the module docstring."""
     cfg.validate()  # one-line errors before anything heavy is imported or built
+    if cfg.deterministic:  # oneDNN's CPU kernels reorder float sums between runs; only effective before TF loads
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import keras
+    import numpy as np
 
     from hmtl_tf.data import pipeline
     from hmtl_tf.models.families import get_family
@@ -289,14 +303,11 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
         init = load_initial_weights(cfg, network) if start_epoch == 0 else "resumed"
         model = family.training_model(network, cfg)
         model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))
+        size = cfg.data.image_size
+        restore_checkpoint(model, state, np.zeros((1, size, size, 3), np.float32))
     state.setdefault("init", init)
 
-    class Resume(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            if start_epoch and state.get("checkpoint"):
-                self.model.load_weights(state["checkpoint"])
-
-    callbacks = [Resume()] + _callbacks(run_dir, state, network, cfg, spe, family.monitor)
+    callbacks = _callbacks(run_dir, state, network, family.monitor)
     if start_epoch < cfg.epochs:
         try:
             model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=spe,

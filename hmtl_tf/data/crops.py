@@ -113,12 +113,7 @@ def central_square(box):
     or TF numbers (float output)."""
     x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
     w, h = x1 - x0, y1 - y0
-    if hasattr(w, "dtype") and type(w).__module__.startswith("tensorflow"):
-        import tensorflow as tf
-
-        s = tf.minimum(w, h)  # graph-safe (no Python bool of a tensor)
-    else:
-        s = min(w, h)
+    s = (w + h - abs(w - h)) / 2.0  # min(w, h) without a Python branch: graph-safe on TF tensors too
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     return (cx - s / 2.0, cy - s / 2.0, cx + s / 2.0, cy + s / 2.0)
 

@@ -808,18 +808,26 @@ def _w300lp_plan(seed: int, n: int):
     return plan
 
 
+def _render_450(seed: int, dataset: str, index: int, params: HeadParams, ypr, scale: float, shift, draw: bool):
+    """One 450x450 face of the 300W-LP / AFLW2000 layouts: 3DDFA rotation of ``ypr``, centred at the image
+    centre + ``shift``, its own seeded background (only when ``draw``); Pose_Para angles set exactly."""
+    size = (450, 450)
+    yaw, pitch, roll = np.radians(ypr)
+    rot = angles.rotation_3ddfa(pitch, yaw, roll)
+    centre = _centre_for(rot, scale, size, (225.5 + shift[0], 225.5 + shift[1]))
+    bg = make_background(_rng(seed, dataset, index, 1), size) if draw else None
+    out = render_rotation(params, rot, size, scale, centre, background=bg, draw=draw)
+    out.pose_para[:3] = (pitch, yaw, roll)
+    return out
+
+
 def _write_300wlp(root: str, seed: int, n: int, progress: bool) -> dict:
     gt, size = {}, (450, 450)
     prog = _Progress("300W_LP", n, progress)
     for f, k, subset, name, params, (ypr, scale, shift) in _w300lp_plan(seed, n):
         paths = [os.path.join(root, sub, name + ext) for sub in (subset, subset + "_Flip") for ext in (".jpg", ".mat")]
         draw = not all(os.path.exists(q) for q in paths)
-        yaw, pitch, roll = np.radians(ypr)
-        rot = angles.rotation_3ddfa(pitch, yaw, roll)
-        centre = _centre_for(rot, scale, size, (225.5 + shift[0], 225.5 + shift[1]))
-        bg = make_background(_rng(seed, "300w_lp", f, 1), size) if draw else None
-        out = render_rotation(params, rot, size, scale, centre, background=bg, draw=draw)
-        out.pose_para[:3] = (pitch, yaw, roll)
+        out = _render_450(seed, "300w_lp", f, params, ypr, scale, shift, draw)
         mrng = _rng(seed, "300w_lp", f, 2 + k)
         keys = _fit_params(mrng, params, out.pose_para, _box68(out.landmarks[:68]))
         mat = {"pt2d": out.landmarks[:68].T.astype(np.float64), "roi": keys["roi"], **{
@@ -863,12 +871,7 @@ def _write_aflw2000(root: str, seed: int, n: int, progress: bool) -> dict:
         name, params, ypr, scale, shift = _aflw_sample(seed, i)
         paths = [os.path.join(root, name + ext) for ext in (".jpg", ".mat")]
         draw = not all(os.path.exists(q) for q in paths)
-        yaw, pitch, roll = np.radians(ypr)
-        rot = angles.rotation_3ddfa(pitch, yaw, roll)
-        centre = _centre_for(rot, scale, size, (225.5 + shift[0], 225.5 + shift[1]))
-        bg = make_background(_rng(seed, "aflw2000", i, 1), size) if draw else None
-        out = render_rotation(params, rot, size, scale, centre, background=bg, draw=draw)
-        out.pose_para[:3] = (pitch, yaw, roll)
+        out = _render_450(seed, "aflw2000", i, params, ypr, scale, shift, draw)
         pt21 = out.landmarks[AFLW21_FROM_73].copy()
         pt21[out.visibility[AFLW21_FROM_73] == 0] = AFLW_SENTINEL
         keys = _fit_params(_rng(seed, "aflw2000", i, 2), params, out.pose_para, _box68(out.landmarks[:68]))
