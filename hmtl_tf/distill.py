@@ -1,15 +1,17 @@
 """``python -m hmtl_tf.distill``: KD-OE stage 2, distillation from the offset ensemble (Eq. 6-7, §3.4, §5.3).
 
     python -m hmtl_tf.distill --teacher=runs/kdoe_stage1 --run=runs/kd_r18 --student=resnet18 [--K=15 --d=5
-        --teacher_mode=stored|on_the_fly --epochs=100 --lr=3e-4 --batch_size=128 --scale=smoke]
+        --teacher_mode=stored|on_the_fly --epochs=100 --lr=3e-4 --batch_size=128 --max_train_samples=N --scale=smoke]
 
 Teacher = the offset ensemble (K, d) of a finished run with a 1-degree bin head (``--head=kdoe`` stage 1, or
 any run whose inference model decodes 198 bins). Student = ``--student`` backbone + one bin-1 head.
 
 ``--teacher_mode=stored`` (default): the ensemble is computed once over the training shards and written as an
-augmented copy of them in ``RUN/teacher_shards/`` (every record + ``teacher/probs`` = the ensemble of the
-record's crop and of its mirror image, 2 x angles x 198 floats, so the flip augmentation stays exact); the
-student trains on those with flip p=0.5 (rotation would invalidate stored distributions, so it is off).
+augmented copy of them (every record + ``teacher/probs`` = the ensemble of the record's crop and of its mirror
+image, 2 x angles x 198 floats, so the flip augmentation stays exact) in ``--teacher_shards`` (default
+``TEACHER/teacher_shards_K<K>_d<d>[_n<N>]``: computed once per teacher, ensemble and sample count, shared by all
+its students); the student trains on those with flip p=0.5 (rotation would invalidate stored distributions, so
+it is off). ``--max_train_samples=N``: the first N training records (default: the teacher run's setting).
 ``on_the_fly``: each batch of stored regions is flipped and rotated (±15°, exact labels, ``kdoe.rotation_aug``)
 and the ensemble is computed in the training step (S forward passes of the teacher per image).
 
@@ -55,24 +57,37 @@ def _flip_batch(images, boxes):
     return tf.image.flip_left_right(images), tf.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], axis=1)
 
 
+def _count(path: str) -> int:
+    import tensorflow as tf
+
+    return int(tf.data.TFRecordDataset([path]).reduce(0, lambda n, _: n + 1))
+
+
 def write_teacher_shards(files, out_dir: str, teacher_fn, angles, K: int, d: int, input_size: int,
-                         batch_size: int = 8) -> list:
-    """Copies ``files`` into ``out_dir`` with ``teacher/probs`` = [ensemble(crop), ensemble(mirrored crop)],
-    each angles x 198, flattened. Resumable per shard (written to .tmp, then renamed)."""
+                         batch_size: int = 8, limit: int = 0) -> list:
+    """Copies ``files`` (the first ``limit`` records when > 0) into ``out_dir`` with ``teacher/probs`` =
+    [ensemble(crop), ensemble(mirrored crop)], each angles x 198, flattened. Resumable per shard (written to a
+    per-process .tmp, then renamed), so students of one teacher share the copy."""
     import tensorflow as tf
 
     from hmtl_tf.kdoe.ensemble import ensemble_probs, stored_batches
 
     os.makedirs(out_dir, exist_ok=True)
     outs = []
+    left = int(limit) if limit and limit > 0 else -1  # records still wanted (-1 = all)
     for path in files:
+        if left == 0:
+            break
         out = os.path.join(out_dir, os.path.basename(path))
         outs.append(out)
         if os.path.isfile(out):
+            left = left - _count(out) if left > 0 else left
             continue
+        tmp = f"{out}.{os.getpid()}.tmp"
         raw = iter(tf.data.TFRecordDataset([path]))
-        with tf.io.TFRecordWriter(out + ".tmp") as w:
-            for batch in stored_batches([path], batch_size):
+        written = 0
+        with tf.io.TFRecordWriter(tmp) as w:
+            for batch in stored_batches([path], batch_size, limit=max(left, 0)):
                 views = [(batch["image"], batch["box"]), _flip_batch(batch["image"], batch["box"])]
                 probs = [ensemble_probs(teacher_fn, im, bx, K, d, input_size, angles) for im, bx in views]
                 flat = np.concatenate([np.stack([p[a].numpy() for a in angles], 1).reshape(len(batch["box"]), -1)
@@ -81,7 +96,9 @@ def write_teacher_shards(files, out_dir: str, teacher_fn, angles, K: int, d: int
                     ex = tf.train.Example.FromString(next(raw).numpy())
                     ex.features.feature["teacher/probs"].float_list.value[:] = row.tolist()
                     w.write(ex.SerializeToString())
-        os.replace(out + ".tmp", out)
+                    written += 1
+        os.replace(tmp, out)
+        left = left - written if left > 0 else left
     return outs
 
 
@@ -130,12 +147,15 @@ def on_the_fly_example_fn(cfg: C.TrainConfig, angles, flip: bool, rotate: bool):
 
 
 def train_dataset(files, cfg: C.TrainConfig, fn, padded: bool):
-    """Shuffled, repeated, seeded batches of ``fn`` over ``files``."""
+    """Shuffled, repeated, seeded batches of ``fn`` over ``files`` (the first ``cfg.data.max_train_samples``)."""
     import tensorflow as tf
 
     from hmtl_tf.data import pipeline
 
-    ds = tf.data.TFRecordDataset(files).repeat().enumerate()
+    ds = tf.data.TFRecordDataset(files)
+    if cfg.data.max_train_samples > 0:
+        ds = ds.take(cfg.data.max_train_samples)
+    ds = ds.repeat().enumerate()
     ds = ds.shuffle(cfg.data.shuffle_buffer, seed=cfg.seed)
     ds = ds.map(lambda i, s: fn(s, pipeline.element_seed(cfg.seed, 0, i)), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.padded_batch(cfg.batch_size, drop_remainder=True) if padded else ds.batch(cfg.batch_size, True)
@@ -146,6 +166,10 @@ def train_dataset(files, cfg: C.TrainConfig, fn, padded: bool):
 def student_config(tcfg: C.TrainConfig, fl) -> C.TrainConfig:
     cfg = copy.deepcopy(tcfg)
     cfg.run, cfg.model.backbone, cfg.model.init = fl.run, fl.student, fl.init
+    if fl.student != tcfg.model.backbone:  # the teacher's explicit ImageNet file is for its own backbone
+        cfg.model.imagenet_weights = ""
+    if fl.max_train_samples >= 0:
+        cfg.data.max_train_samples = fl.max_train_samples
     cfg.optim.optimizer, cfg.optim.schedule, cfg.optim.lr = "adam", "constant", fl.lr
     smoke = fl.scale == "smoke" or (not fl.scale and tcfg.scale == "smoke")
     cfg.scale = "smoke" if smoke else "paper"
@@ -181,9 +205,13 @@ def run(fl) -> str:
     if run_dir is None:
         print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)
         return cfg.run
+    limit = cfg.data.max_train_samples
+    shards = fl.teacher_shards or os.path.join(fl.teacher, f"teacher_shards_K{fl.K}_d{fl.d}"
+                                               + (f"_n{limit}" if limit > 0 else ""))
     distill = {"teacher": os.path.abspath(fl.teacher), "K": fl.K, "d": fl.d, "S": len(offset_set(fl.K, fl.d)),
                "teacher_mode": fl.teacher_mode, "student": fl.student, "flip": fl.flip,
-               "rotate": fl.rotate and fl.teacher_mode == "on_the_fly", "loss": "(0.05*CE + KL(ens||student))/2"}
+               "rotate": fl.rotate and fl.teacher_mode == "on_the_fly", "loss": "(0.05*CE + KL(ens||student))/2",
+               "teacher_shards": os.path.abspath(shards) if fl.teacher_mode == "stored" else None}
     T.write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
     T.write_json_atomic(os.path.join(run_dir, "distill.json"), distill)
     T.write_json_atomic(os.path.join(run_dir, "versions.json"), T.library_versions())
@@ -193,13 +221,13 @@ def run(fl) -> str:
     files = records.shard_files(train_dir, train_split)
     size = cfg.data.image_size
     n = pipeline.count_records(train_dir, train_split)
+    n = min(n, limit) if limit > 0 else n
     spe = cfg.steps_per_epoch or max(1, n // cfg.batch_size)
     t0 = time.time()
     if fl.teacher_mode == "stored":
-        files = write_teacher_shards(files, os.path.join(run_dir, "teacher_shards"), teacher_fn, angles,
-                                     fl.K, fl.d, size)
+        files = write_teacher_shards(files, shards, teacher_fn, angles, fl.K, fl.d, size, limit=limit)
         print(f"teacher distributions (K={fl.K}, d={fl.d}, S={distill['S']}) for {n} records stored in "
-              f"{run_dir}/teacher_shards ({time.time() - t0:.1f} s)", flush=True)
+              f"{shards} ({time.time() - t0:.1f} s)", flush=True)
         train_ds = train_dataset(files, cfg, stored_example_fn(cfg, angles, fl.flip), padded=False)
         teacher = None
     else:
@@ -213,18 +241,15 @@ def run(fl) -> str:
     network = build_student_network(cfg)
     model = KDOEModel(network, angles, mode="distill", teacher_fn=teacher, input_size=size)
     model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs))
+    if start:
+        T.restore_checkpoint(model, state, next(iter(train_ds))[0])
     print(f"distill {run_dir}: student={fl.student} teacher={fl.teacher} K={fl.K} d={fl.d} mode={fl.teacher_mode} "
           f"size={size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe}"
           + (f" — resuming after epoch {start}" if start else ""), flush=True)
 
-    class Resume(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            if start and state.get("checkpoint"):
-                self.model.load_weights(state["checkpoint"])
-
     if start < cfg.epochs:
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start, steps_per_epoch=spe, validation_data=val_ds,
-                  callbacks=[Resume()] + T._callbacks(run_dir, state, network, cfg, spe),
+                  callbacks=T._callbacks(run_dir, state, network),
                   verbose=1 if sys.stdout.isatty() else 2)
     finish(cfg, run_dir, network, val, state)
     return run_dir
@@ -265,6 +290,9 @@ if __name__ == "__main__":
     flags.DEFINE_float("lr", 3e-4, "Adam learning rate (paper: 3e-4)")
     flags.DEFINE_integer("batch_size", 0, "default 128 (paper), 8 at smoke scale")
     flags.DEFINE_integer("steps_per_epoch", 0, "0 = one pass over the training shards")
+    flags.DEFINE_integer("max_train_samples", -1, "the first N training records (-1: the teacher run's, 0: all)")
+    flags.DEFINE_string("teacher_shards", "", "stored mode: where the teacher distributions go (default "
+                        "TEACHER/teacher_shards_K<K>_d<d>[_n<N>], shared by the teacher's students)")
     flags.DEFINE_string("scale", "", "paper | smoke (default: the teacher run's scale)")
     flags.DEFINE_boolean("flip", True, "horizontal flip p=0.5 (labels and teacher distributions mirrored)")
     flags.DEFINE_boolean("rotate", True, "rotation ±15° with exact labels (on_the_fly mode only)")

@@ -119,9 +119,12 @@ def stored_example(serialized) -> Dict[str, tf.Tensor]:
             "teacher": ex["teacher/probs"]}
 
 
-def stored_batches(files: Sequence[str], batch_size: int) -> tf.data.Dataset:
-    """Deterministic padded batches of :func:`stored_example` (padding is black, bottom/right)."""
+def stored_batches(files: Sequence[str], batch_size: int, limit: int = 0) -> tf.data.Dataset:
+    """Deterministic padded batches of :func:`stored_example` (padding is black, bottom/right); the first
+    ``limit`` records when > 0."""
     ds = tf.data.TFRecordDataset(list(files))
+    if limit > 0:
+        ds = ds.take(limit)
     ds = ds.map(stored_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.padded_batch(batch_size).prefetch(1)
 

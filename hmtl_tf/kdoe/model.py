@@ -81,6 +81,11 @@ def predict_degrees(outputs, angles: Sequence[str]) -> Dict[str, tf.Tensor]:
     return {a: hopenet_expectation(outputs[f"rvc1_{a}"], values) for a in angles}
 
 
+def _batch_size(y, angles) -> tf.Tensor:
+    """Samples in a batch (float32), the weight of its loss parts in the epoch means."""
+    return tf.cast(tf.size(tf.reshape(y[angles[0]], [-1])), tf.float32)
+
+
 class KDOEModel(keras.Model):
     """Training wrapper: Eq. 4 (``stage1``) or Eq. 7 (``distill``) with MAE metrics ``mae_{angle}``,
     ``mae_mean`` and the loss parts. ``teacher_fn``: stored images (B, H, W, 3), boxes (B, 4) ->
@@ -120,22 +125,25 @@ class KDOEModel(keras.Model):
                 teacher = {a: y[f"teacher_{a}"] for a in self.angles}
             else:  # validation on plain test batches: no teacher, the CE part of Eq. 7 only
                 ce = tf.add_n([L.bin_cross_entropy(y[a], logits[a], 1) for a in self.angles])
-                self._trackers["loss_ce"].update_state(ce)
+                self._trackers["loss_ce"].update_state(ce, sample_weight=_batch_size(y, self.angles))
                 return L.KD_CE_WEIGHT * ce / 2.0
             parts = L.kd_loss(y, logits, {a: tf.stop_gradient(teacher[a]) for a in self.angles}, self.angles)
+        n = _batch_size(y, self.angles)
         for name, value in parts.items():
             if name in self._trackers:
-                self._trackers[name].update_state(value)
+                self._trackers[name].update_state(value, sample_weight=n)
         return parts["loss"]
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Per-sample absolute errors into the ``mae_*`` means (an empty or short last batch weighs its size;
+        a per-batch scalar would count the empty batch that graph-mode ``evaluate`` can see at the end)."""
+        from hmtl_tf.metrics import absolute_errors
+
         pred = predict_degrees(y_pred, self.angles)
-        maes = []
-        for a in self.angles:
-            mae = tf.reduce_mean(tf.abs(pred[a] - tf.cast(tf.reshape(y[a], [-1]), tf.float32)))
-            self._trackers[f"mae_{a}"].update_state(mae)
-            maes.append(mae)
-        self._trackers["mae_mean"].update_state(tf.add_n(maes) / len(maes))
+        errors = [absolute_errors(y[a], pred[a]) for a in self.angles]
+        for a, err in zip(self.angles, errors):
+            self._trackers[f"mae_{a}"].update_state(err)
+        self._trackers["mae_mean"].update_state(tf.add_n(errors) / float(len(errors)))
         return self.get_metrics_result()
 
     @property
