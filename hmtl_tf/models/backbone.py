@@ -11,6 +11,7 @@ from typing import Dict, Optional, Tuple
 
 import keras
 
+from hmtl_tf.config import ConfigError
 from hmtl_tf.models.layers import ImagePreprocess
 
 TAP_STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}  # flag -> stride of its feature map w.r.t. the input
@@ -29,7 +30,7 @@ BN_EPSILON = 1.001e-5  # as keras.applications.resnet
 def imagenet_filename(name: str) -> str:
     """The Keras notop ImageNet file of ``name`` (as cached by ``keras.applications``)."""
     if name not in _APPLICATIONS:
-        raise ValueError(f"--backbone={name}: no Keras ImageNet weights exist (only {', '.join(_APPLICATIONS)})")
+        raise ConfigError(f"--backbone={name}: no Keras ImageNet weights exist (only {', '.join(_APPLICATIONS)})")
     return f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
