@@ -66,3 +66,10 @@ eval-biwi: $(STAMP)
 
 eval-aflw2000: $(STAMP)
 	$(PYTHON) -m experiments.run --evaluate=aflw2000 $(EXP_FLAGS)
+
+# ---- KD-OE Table 5, protocol 1 (experiments/kdoe.py, issue 5): SCALE=paper|smoke; KDOE_DATA = shards prepared
+# with --crop_policy=boxes and their YOLOv5 box files (commands in experiments/kdoe.py) -> $(RESULTS)/kdoe_table5.md/.csv
+KDOE_DATA ?= data/shards_kdoe
+.PHONY: reproduce-kdoe
+reproduce-kdoe: $(STAMP)
+	$(PYTHON) -m experiments.kdoe --runs_dir=$(RUNS) --results_dir=$(RESULTS) --data_root=$(KDOE_DATA) $(if $(SCALE),--scale=$(SCALE),)

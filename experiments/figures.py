@@ -66,6 +66,8 @@ def fig4(recs: Sequence[dict], rows: Sequence[Row], out: str, scale: str) -> str
 def epoch_curves(runs: Dict[str, str], out: str, title: str, scale: str, columns: Sequence[str]) -> str:
     """Validation MAE per epoch of each labelled run, one panel per history column."""
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.5), squeeze=False)
     for ax, col in zip(axes[0], columns):
         for label, run_dir in runs.items():
@@ -74,7 +76,9 @@ def epoch_curves(runs: Dict[str, str], out: str, title: str, scale: str, columns
                 ax.plot([h["epoch"] for h in hist], [h[col] for h in hist], "o-", ms=3,
                         color=COLOURS.get(label), label=label)
         ax.set(xlabel="epoch", ylabel=f"{col} (deg)")
-        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ax.get_legend_handles_labels()[0]:  # no finished run yet: an empty panel, no legend
+            ax.legend(fontsize=8)
     return _save(fig, out, title, scale)
 
 

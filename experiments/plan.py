@@ -31,6 +31,7 @@ class Job:
     output: str                   # the file whose presence (or metrics entry) means done
     deps: List[str] = field(default_factory=list)
     entry: str = ""               # evaluate: the metrics.json key
+    requires: List[str] = field(default_factory=list)  # input files made by no job (ImageNet weights)
 
     def done(self) -> bool:
         if self.kind == "evaluate":
@@ -39,6 +40,19 @@ class Job:
 
     def command(self) -> str:
         return command_text(self.argv)
+
+    def missing(self) -> List[str]:
+        return [p for p in self.requires if not os.path.isfile(p)]
+
+
+def imagenet_file(flags: Dict[str, str]) -> str:
+    """The ImageNet weights file ``--init=imagenet`` reads (``--imagenet_weights`` or the Keras cache), as
+    ``hmtl_tf.models.backbone`` resolves it (nothing is downloaded)."""
+    if flags.get("imagenet_weights"):
+        return flags["imagenet_weights"]
+    from hmtl_tf.models.backbone import imagenet_filename, keras_cache_dir
+
+    return os.path.join(keras_cache_dir(), imagenet_filename(flags.get("backbone", "resnet50")))
 
 
 def read_metrics(run_dir: str) -> Dict[str, dict]:
@@ -90,8 +104,9 @@ def plan_jobs(rows: Sequence[Row], scale: str, runs_dir: str, subjects: Optional
             deps.append(f"pretrain/{p.name}")
         ids = subjects(row.subjects) if (row.subjects and scale == "smoke" and subjects) else ()
         run_dir = row.run_dir(runs_dir, scale)
+        fl = row.flag_dict()
         train = Job("train", f"train/{row.run}", row.train_argv(runs_dir, scale, ids) + extra, os.path.join(run_dir, "DONE"),
-                    deps)
+                    deps, requires=[imagenet_file(fl)] if fl.get("init") == "imagenet" else [])
         add(train)
         add(Job("evaluate", f"eval/{row.run}/{row.evaluate}", row.eval_argv(runs_dir, scale),
                 os.path.join(run_dir, "metrics.json"), [train.name], entry=row.evaluate))

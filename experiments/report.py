@@ -9,7 +9,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from experiments.plan import read_metrics
-from experiments.rows import Row
+from experiments.rows import Row, smoke_summary
 
 ANGLES = ("yaw", "pitch", "roll", "mean")
 
@@ -89,8 +89,8 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
              f"Scale: **{scale}** — data: **{data}** — written {time.strftime('%Y-%m-%d %H:%M')}.",
              "Each MAE cell is `ours (paper)` in degrees; Δ = ours − paper; — = no number.", ""]
     if scale == "smoke":
-        lines += ["Smoke scale: the paper's code path on synthetic heads at CPU size (64 px, a few hundred images, "
-                  "2 epochs); the numbers test the machinery, they do not reproduce the paper's.", ""]
+        lines += [f"Smoke scale: the paper's code path on synthetic heads at CPU size ({smoke_summary()}); the "
+                  "numbers test the machinery, they do not reproduce the paper's.", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in recs:
         cells = [str(r["method"])] + [str(r.get(c, "")) for c in module.COLUMNS]

@@ -51,7 +51,11 @@ def smoke_subjects(n: int) -> List[str]:
     seen = set()
     for rec in tf.data.TFRecordDataset(resolve_files(path, split)):
         seen.add(tf.io.parse_single_example(rec, spec)["subject"].numpy().decode())
-    return sorted(s for s in seen if s)[:n]
+    ids = sorted(s for s in seen if s)[:n]
+    if len(ids) < n:
+        print(f"smoke data: {n} ETH-XGaze training subject(s) asked, the synthetic shards hold {len(ids)}; "
+              f"using {', '.join(ids)}", file=sys.stderr)
+    return ids
 
 
 def default_scale(data_root: str) -> str:
@@ -62,6 +66,17 @@ def default_scale(data_root: str) -> str:
 
 def log_path(runs_dir: str, scale: str, job: Job) -> str:
     return os.path.join(runs_dir, scale, "logs", job.name.replace("/", "__") + ".log")
+
+
+def prune_checkpoints(job: Job) -> None:
+    """A finished smoke job never resumes: drop its per-epoch checkpoints (model + optimizer, ~0.6 GB a run);
+    the pre-trained backbone file, best.weights.h5, the inference model and metrics stay."""
+    import shutil
+
+    if job.kind == "train":
+        shutil.rmtree(os.path.join(os.path.dirname(job.output), "checkpoints"), ignore_errors=True)
+    elif job.kind == "pretrain" and job.output.endswith(".weights.h5"):
+        shutil.rmtree(job.output[: -len(".weights.h5")] + ".ckpt", ignore_errors=True)
 
 
 def execute(jobs: Sequence[Job], runs_dir: str, scale: str, runner: CommandRunner,
@@ -79,6 +94,11 @@ def execute(jobs: Sequence[Job], runs_dir: str, scale: str, runner: CommandRunne
             status[job.name] = "skipped (done)"
             say(f"[{scale}] {job.name}: finished earlier, skipped")
             continue
+        missing = job.missing()
+        if missing:
+            status[job.name] = f"missing input {missing[0]}"
+            say(f"[{scale}] {job.name}: not run, its input {missing[0]} does not exist")
+            continue
         log = log_path(runs_dir, scale, job)
         say(f"[{scale}] {job.name}: {job.command()}  (log {log})")
         t0 = time.time()
@@ -86,6 +106,8 @@ def execute(jobs: Sequence[Job], runs_dir: str, scale: str, runner: CommandRunne
         took = time.time() - t0
         if rc == 0 and job.done():
             status[job.name] = "done"
+            if scale == "smoke":
+                prune_checkpoints(job)
             say(f"[{scale}] {job.name}: done in {took:.0f} s")
         else:
             status[job.name] = f"failed (rc {rc}, see {log})"
@@ -141,8 +163,11 @@ def run_table(n: int, scale: str, runs_dir: str = "runs", results_dir: str = "re
     selected = select_rows(module.ROWS, rows)
     jobs = plan_jobs(selected, scale, runs_dir, subjects or (smoke_subjects if scale == "smoke" else None), data_root)
     say(f"table {n}: {len(selected)} row(s), {len(jobs)} job(s) at {scale} scale")
+    t0 = time.time()
     status = execute(jobs, runs_dir, scale, runner, say)
     write_report(n, scale, runs_dir, results_dir, status, say)
+    ran = sum(v != "skipped (done)" for v in status.values())
+    say(f"table {n}: {ran} job(s) run, {len(status) - ran} finished earlier; wall time {time.time() - t0:.0f} s")
     return status
 
 

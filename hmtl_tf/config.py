@@ -85,6 +85,7 @@ class ModelConfig:
     imagenet_weights: str = ""      # explicit ImageNet weights file (else the Keras cache is used)
     freeze_backbone: bool = False   # linear evaluation (Table 4 "LE")
     sync_bn: bool = False           # cross-replica batch norm (off = per-replica BN, as the paper's 2-GPU runs)
+    bn_momentum: float = 0.99       # batch-norm moving-average momentum (Keras default; smoke: 0.9, few steps)
 
 
 @dataclass
@@ -165,6 +166,8 @@ SMOKE_OVERRIDES: Dict[str, Any] = {
     "data.image_size": 64,
     "data.shuffle_buffer": 512,
     "optim.lr_drops": (3,),
+    # a few hundred steps: with 0.99 the moving statistics used at validation lag far behind the weights
+    "model.bn_momentum": 0.9,
 }
 
 
@@ -213,6 +216,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--ssl={s.task}: a {grid}x{grid} grid is larger than the {d.image_size}-px input")
     if not 0.0 <= d.rotate_deg <= 45.0:
         raise ConfigError(f"--rotate_deg={d.rotate_deg}: expected 0..45 degrees")
+    if not 0.0 < m.bn_momentum < 1.0:
+        raise ConfigError(f"--bn_momentum={m.bn_momentum}: expected a value in (0, 1)")
     if d.aug_level not in (0, 1, 2):
         raise ConfigError(f"--aug_level={d.aug_level}: expected 0, 1 or 2")
     if d.crop_policy not in CROP_POLICIES:

@@ -178,6 +178,7 @@ def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean"
             self.model.save_weights(path)
             state["history"] = [r for r in state.get("history", []) if r["epoch"] <= epoch] + [logs]
             state["epoch"], state["checkpoint"] = epoch + 1, path
+            state["seed_states"] = [np.asarray(v).tolist() for v in _seed_states(self.model)]  # not in .weights.h5
             write_json_atomic(os.path.join(run_dir, "state.json"), state)  # commit point of the epoch
             write_history_csv(os.path.join(run_dir, "history.csv"), state["history"])
             keep = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch_"))
@@ -188,14 +189,31 @@ def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean"
                                                     write_graph=False, profile_batch=0)]
 
 
+def _seed_states(model):
+    """The random-seed states of dropout & co. (Keras SeedGenerators): weights files do not hold them."""
+    return [v for v in model.variables if "seed_generator" in v.path]
+
+
+def set_bn_momentum(model, momentum: float) -> None:
+    """Sets the moving-average momentum of every BatchNormalization layer (nested models included)."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+
+
 def restore_checkpoint(model, state: dict, sample_input) -> None:
     """Resume: builds the compiled model (a call on ``sample_input``) and its optimizer, then loads the last
-    epoch's checkpoint into both."""
+    epoch's checkpoint into both, and the seed states of that epoch's end (so dropout masks continue as in an
+    uninterrupted run)."""
     if not (state.get("epoch") and state.get("checkpoint")):
         return
     model(sample_input, training=False)
     model.optimizer.build(model.trainable_variables)
     model.load_weights(state["checkpoint"])
+    for var, value in zip(_seed_states(model), state.get("seed_states", [])):
+        var.assign(value)
 
 
 # ----------------------------------------------------------------------------------------- main entry
@@ -300,6 +318,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
     val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1], with_landmarks=lm) if val else None
     with strategy.scope():
         network = family.build_network(cfg)
+        set_bn_momentum(network, cfg.model.bn_momentum)
         init = load_initial_weights(cfg, network) if start_epoch == 0 else "resumed"
         model = family.training_model(network, cfg)
         model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))

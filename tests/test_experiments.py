@@ -10,7 +10,7 @@ import pytest
 
 from experiments import run as runner
 from experiments.plan import TABLES, plan_jobs, select_rows, table_module
-from experiments.rows import command_text
+from experiments.rows import PRE_BT, SMOKE_BATCH, SMOKE_EPOCHS, SMOKE_MAX_TRAIN, command_text
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ALL = {n: table_module(n) for n in TABLES}
@@ -110,10 +110,17 @@ def test_shared_runs_have_identical_commands_across_tables():
 def test_smoke_commands_are_cpu_sized_and_keep_the_protocol():
     row = {r.key: r for r in ALL[4].ROWS}["hmtl_ft_bt"]
     argv = row.train_argv("runs", "smoke")
-    assert _arg(argv, "scale") == "smoke" and _arg(argv, "epochs") == "2" and _arg(argv, "lr_drops") is None
-    assert _arg(argv, "warmup_epochs") == "1" and _arg(argv, "max_train_samples") == "320"
+    assert _arg(argv, "scale") == "smoke" and _arg(argv, "epochs") == str(SMOKE_EPOCHS)
+    assert _arg(argv, "lr_drops") is None and _arg(argv, "batch_size") == str(SMOKE_BATCH)
+    assert _arg(argv, "warmup_epochs") == "1" and _arg(argv, "max_train_samples") == str(SMOKE_MAX_TRAIN)
     assert _arg(argv, "init") == os.path.join("runs", "smoke", "pretrain", "eth_barlow_twins.weights.h5")
     assert _arg(argv, "ssl") == "puzzle3x3" and _arg(argv, "flag") == "3" and _arg(argv, "ssl_weight") == "50"
+    # every row gets the same budget (relative set-up kept); ETH-XGaze rows see all images of their subjects
+    eth = {r.key: r for r in ALL[6].ROWS}["sl_s2"].train_argv("runs", "smoke", _subjects(2))
+    assert _arg(eth, "batch_size") == str(SMOKE_BATCH) and _arg(eth, "max_train_samples") is None
+    pre = PRE_BT.argv("runs", "smoke")
+    assert _arg(pre, "epochs") == "1" and int(_arg(pre, "steps_per_epoch")) <= 10
+    assert _arg(PRE_BT.argv("runs", "paper"), "epochs") is None  # paper: the pre-training's own 64 epochs
 
 
 def test_table6_shares_one_initial_weights_file_and_subject_counts():
@@ -155,8 +162,17 @@ def test_finished_rows_are_not_rerun_and_interruption_resumes(tmp_path):
     assert again.calls == []
 
 
+@pytest.fixture
+def imagenet_cache(tmp_path, monkeypatch):
+    """A stand-in ImageNet weights file in a private Keras cache (the fake runner never reads it)."""
+    models = tmp_path / "keras" / "models"
+    models.mkdir(parents=True)
+    (models / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5").write_text("weights")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+
 @pytest.mark.parametrize("n", TABLES)
-def test_report_has_every_row_with_paper_numbers(tmp_path, n):
+def test_report_has_every_row_with_paper_numbers(tmp_path, n, imagenet_cache):
     runs, results = str(tmp_path / "runs"), str(tmp_path / "results")
     runner.run_table(n, "smoke", runs, results, runner=FakeRunner(), subjects=_subjects, say=lambda s: None)
     recs = list(csv.DictReader(open(os.path.join(results, f"table{n}.csv"))))
@@ -185,6 +201,22 @@ def test_failed_dependency_blocks_its_rows(tmp_path):
     assert "Failed jobs" in md and "blocked" in md
 
 
+def test_missing_imagenet_weights_leave_the_row_unrun_and_say_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    fake = FakeRunner()
+    status = runner.run_table(2, "smoke", str(tmp_path / "runs"), str(tmp_path / "res"), rows=["sl_aug1_imagenet"],
+                              runner=fake, say=lambda s: None)
+    want = tmp_path / "keras" / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert status["train/sl_aug1_imagenet"] == f"missing input {want}" and fake.calls == []
+    assert status["eval/sl_aug1_imagenet/aflw2000"].startswith("blocked")
+    assert "missing input" in open(tmp_path / "res" / "table2.md").read()
+    want.parent.mkdir(parents=True)
+    want.write_text("weights")
+    status = runner.run_table(2, "smoke", str(tmp_path / "runs"), str(tmp_path / "res"), rows=["sl_aug1_imagenet"],
+                              runner=fake, say=lambda s: None)
+    assert status["train/sl_aug1_imagenet"] == "done" and _arg(fake.calls[0], "init") == "imagenet"
+
+
 def test_evaluate_all_adds_biwi_to_finished_runs(tmp_path):
     runs, results = str(tmp_path / "runs"), str(tmp_path / "results")
     runner.run_table(5, "smoke", runs, results, runner=FakeRunner(), say=lambda s: None)
@@ -201,20 +233,46 @@ def test_evaluate_all_adds_biwi_to_finished_runs(tmp_path):
 SMOKE_ROWS = {1: "sl", 2: "hmtl_p3_aug2", 3: "sl_aug2", 4: "le_rot2", 5: "p3_wo_sshs", 6: "hmtl_p2_s1"}
 
 
-@pytest.mark.smoke
-@pytest.mark.slow  # one row takes ~5-10 min on the shared 2-core CPU (2 epochs of ResNet50 at 64 px + export)
-@pytest.mark.parametrize("n", TABLES)
-def test_smoke_row_end_to_end(tmp_path, n):
-    """One row per table through ``python -m experiments.run`` and the real train / evaluate / pretrain commands."""
+def _run_rows(tmp_path, n, rows, timeout):
+    """``python -m experiments.run --table=n --rows=...`` at smoke scale; returns (results dir, stdout)."""
     runs, results = tmp_path / "runs", tmp_path / "results"
-    cmd = [sys.executable, "-m", "experiments.run", f"--table={n}", "--scale=smoke", f"--rows={SMOKE_ROWS[n]}",
+    cmd = [sys.executable, "-m", "experiments.run", f"--table={n}", "--scale=smoke", f"--rows={rows}",
            f"--runs_dir={runs}", f"--results_dir={results}"]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     logs = "\n".join(p.read_text()[-3000:] for p in (runs / "smoke" / "logs").glob("*.log")) if (
         runs / "smoke" / "logs").is_dir() else ""
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:] + logs
-    rec = {r["row"]: r for r in csv.DictReader(open(results / f"table{n}.csv"))}[SMOKE_ROWS[n]]
-    assert rec["status"] == "done" and float(rec["ours_mean"]) > 0 and rec["data"] == "synthetic"
     # re-running the finished row runs nothing
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "skipped" in again.stdout and "FAILED" not in again.stdout
+    assert again.returncode == 0 and "FAILED" not in again.stdout, again.stdout + again.stderr
+    assert "0 job(s) run" in again.stdout and "finished earlier, skipped" in again.stdout
+    return results, proc.stdout
+
+
+@pytest.mark.smoke
+def test_one_smoke_row_trains_evaluates_and_reports(tmp_path):
+    """CI: Table 3's SL row (HopeNet on 300W-LP) through the real ``hmtl_tf.train`` and ``hmtl_tf.evaluate
+    --dataset=biwi`` commands and the report, at smoke scale (~1.5 min on the shared 2-core CPU)."""
+    results, out = _run_rows(tmp_path, 3, "sl_aug2", timeout=600)
+    assert "train/sl_aug2: done" in out and "eval/sl_aug2/biwi: done" in out
+    recs = {r["row"]: r for r in csv.DictReader(open(results / "table3.csv"))}
+    rec = recs["sl_aug2"]
+    assert rec["status"] == "done" and rec["data"] == "synthetic" and rec["eval"] == "biwi"
+    ours = [float(rec[f"ours_{a}"]) for a in ("yaw", "pitch", "roll")]
+    assert all(v > 0 for v in ours) and abs(sum(ours) / 3 - float(rec["ours_mean"])) < 1e-3
+    assert abs(float(rec["diff_mean"]) - (float(rec["ours_mean"]) - 4.458)) < 1e-3
+    assert recs["hmtl_p3_aug2"]["status"] == "not run" and float(recs["hopenet"]["paper_mean"]) == 4.895
+    md = (results / "table3.md").read_text()
+    assert f"{float(rec['ours_mean']):.3f} (4.458)" in md and "Scale: **smoke**" in md
+    run_dir = tmp_path / "runs" / "smoke" / "sl_aug2"
+    assert (run_dir / "DONE").is_file() and not (run_dir / "checkpoints").exists()  # pruned once finished
+
+
+@pytest.mark.smoke
+@pytest.mark.slow  # ~1.5 min per row on the shared 2-core CPU; le_rot2 adds its pre-training job (~1.5 min)
+@pytest.mark.parametrize("n", TABLES)
+def test_smoke_row_end_to_end(tmp_path, n):
+    """One row per table through ``python -m experiments.run`` and the real train / evaluate / pretrain commands."""
+    results, _ = _run_rows(tmp_path, n, SMOKE_ROWS[n], timeout=1800)
+    rec = {r["row"]: r for r in csv.DictReader(open(results / f"table{n}.csv"))}[SMOKE_ROWS[n]]
+    assert rec["status"] == "done" and float(rec["ours_mean"]) > 0 and rec["data"] == "synthetic"

@@ -21,7 +21,7 @@ class SmokeSizes:
     n_aflw2000: int = 160
     biwi_sequences: int = 2
     biwi_frames: int = 40
-    xgaze_subjects: int = 7      # includes 0108, 0109, 0111 (validation subjects) + 4 training subjects (Table 6)
+    xgaze_subjects: int = 10     # 0108, 0109, 0111 (validation), test subjects, and 4 training subjects (Table 6)
     xgaze_per_subject: int = 60
     seed: int = 0
 
