@@ -217,6 +217,23 @@ def restore_checkpoint(model, state: dict, sample_input) -> None:
 
 
 # ----------------------------------------------------------------------------------------- main entry
+def worker_run_dir(run: str, tf_config: Optional[str] = None) -> str:
+    """Under a TF_CONFIG cluster only the chief (task ``chief``, else ``worker`` 0) writes ``run``; every other
+    worker trains in lock-step but writes its copy to ``<run>.workers/<type>_<index>`` (no clobbering on a
+    shared file system)."""
+    raw = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not raw or not run:
+        return run
+    try:
+        conf = json.loads(raw)
+        task, cluster = conf.get("task", {}), conf.get("cluster", {})
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    except (ValueError, AttributeError, TypeError) as e:
+        raise C.ConfigError(f"TF_CONFIG: expected JSON with 'cluster' and 'task' ({e})")
+    chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+    return run if chief else os.path.join(run.rstrip("/") + ".workers", f"{kind}_{index}")
+
+
 def prepare_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str]:
     """Creates or re-opens the run directory. Returns None when the run is already finished."""
     run_dir = cfg.run
@@ -285,6 +302,8 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
     (train_dir, train_split), val = data_sources(cfg)
     angles_for(cfg, train_dir)
     cfg.validate()
+    if cfg.strategy in ("auto", "multi_worker"):
+        cfg.run = worker_run_dir(cfg.run)
     run_dir = prepare_run_dir(cfg, overwrite)
     if run_dir is None:
         print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)

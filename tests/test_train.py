@@ -118,12 +118,33 @@ def test_nan_loss_stops_with_a_message(shards, tmp_path):
     assert "epoch 1" in last
 
 
+@pytest.mark.parametrize("tf_config, expected", [
+    ("", "r"),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}', "r"),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}', "r.workers/worker_1"),
+    ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', "r"),
+    ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}', "r.workers/worker_0"),
+])
+def test_only_the_chief_writes_the_run_directory(tf_config, expected):
+    from hmtl_tf.train import worker_run_dir
+
+    assert worker_run_dir("r", tf_config) == expected
+
+
+def test_bad_tf_config_is_a_one_line_error():
+    from hmtl_tf.config import ConfigError
+    from hmtl_tf.train import worker_run_dir
+
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        worker_run_dir("r", "{not json")
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="Keras 3.15 fit() under MultiWorkerMirroredStrategy: trainer."
-                   "_maybe_symbolic_build reduces the first PerReplica batch eagerly and fails in "
-                   "cross_device_ops._make_tensor_into_per_replica; MirroredStrategy works (test_distributed.py)")
 def test_multi_worker_two_processes_end_with_the_same_weights(shards, tmp_path):
-    """Two workers on localhost (TF_CONFIG, MultiWorkerMirroredStrategy) train a few steps in lock-step."""
+    """Two workers on localhost (TF_CONFIG, MultiWorkerMirroredStrategy), given the same ``--run``, train a few
+    steps in lock-step: the chief writes ``run``, worker 1 writes ``run.workers/worker_1``, same weights.
+    With plain batch norm the trainable weights agree but the moving statistics are each worker's own (local
+    batches); ``--sync_bn`` makes them global too, so every saved variable agrees."""
     import socket
 
     ports = []
@@ -137,8 +158,8 @@ def test_multi_worker_two_processes_end_with_the_same_weights(shards, tmp_path):
     for i in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         env = dict(os.environ, TF_CONFIG=tf_config, TF_CPP_MIN_LOG_LEVEL="2")
-        args = TINY + [f"--data_root={shards}", f"--run={tmp_path / f'w{i}'}", "--epochs=1", "--steps_per_epoch=2",
-                       "--val=", "--strategy=multi_worker"]
+        args = TINY + [f"--data_root={shards}", f"--run={tmp_path / 'mw'}", "--epochs=1", "--steps_per_epoch=2",
+                       "--val=", "--strategy=multi_worker", "--sync_bn"]
         procs.append(subprocess.Popen([sys.executable, "-m", "hmtl_tf.train"] + args, cwd=REPO, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=900) for p in procs]
@@ -152,8 +173,8 @@ def test_multi_worker_two_processes_end_with_the_same_weights(shards, tmp_path):
             f.visititems(lambda n, o: out.append(np.asarray(o)) if isinstance(o, h5py.Dataset) else None)
         return out
 
-    w0 = weights(tmp_path / "w0" / "checkpoints" / "epoch_001.weights.h5")
-    w1 = weights(tmp_path / "w1" / "checkpoints" / "epoch_001.weights.h5")
+    w0 = weights(tmp_path / "mw" / "checkpoints" / "epoch_001.weights.h5")
+    w1 = weights(tmp_path / "mw.workers" / "worker_1" / "checkpoints" / "epoch_001.weights.h5")
     assert len(w0) == len(w1) > 100
     for a, b in zip(w0, w1):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from hmtl_tf.bins import kdoe_bins
 from hmtl_tf.kdoe import losses as L
+from hmtl_tf.models.fit_model import FitModel
 from hmtl_tf.models.heads import dense_logits
 from hmtl_tf.models.layers import HopeNetDecode
 
@@ -86,7 +87,7 @@ def _batch_size(y, angles) -> tf.Tensor:
     return tf.cast(tf.size(tf.reshape(y[angles[0]], [-1])), tf.float32)
 
 
-class KDOEModel(keras.Model):
+class KDOEModel(FitModel):
     """Training wrapper: Eq. 4 (``stage1``) or Eq. 7 (``distill``) with MAE metrics ``mae_{angle}``,
     ``mae_mean`` and the loss parts. ``teacher_fn``: stored images (B, H, W, 3), boxes (B, 4) ->
     {angle: ensemble probabilities}; the teacher is a plain callable, so its weights are not tracked."""

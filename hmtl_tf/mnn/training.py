@@ -21,6 +21,7 @@ from hmtl_tf.mnn import heatmaps as H
 from hmtl_tf.mnn import losses as L
 from hmtl_tf.mnn import mean_face as MF
 from hmtl_tf.models.mnn import task_set
+from hmtl_tf.models.fit_model import FitModel
 
 TERMS = ("ed", "ae", "heatmap", "visibility")
 # alpha_{p1}, alpha_{p2}, alpha_h, alpha_v of Eq. 5. The paper tunes them from the converged single-task
@@ -38,7 +39,7 @@ def mean_face_for(cfg: TrainConfig) -> MF.MeanFace:
     return MF.from_shards(train_dir, split)
 
 
-class TrainingModel(keras.Model):
+class TrainingModel(FitModel):
     """``model.fit`` wrapper of :func:`hmtl_tf.models.mnn.build_network`'s network (same outputs)."""
 
     def __init__(self, network: keras.Model, cfg: TrainConfig, mean_face: Optional[np.ndarray] = None,

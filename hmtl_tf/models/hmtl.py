@@ -15,6 +15,7 @@ from hmtl_tf import losses, metrics
 from hmtl_tf.bins import hopenet_bins
 from hmtl_tf.config import TrainConfig
 from hmtl_tf.models.backbone import build_backbone, set_sync_batchnorm
+from hmtl_tf.models.fit_model import FitModel
 from hmtl_tf.models.heads import pooled_features, ssl_branch, ssl_head_specs, supervised_heads
 from hmtl_tf.models.layers import HopeNetDecode, SqueezeLast
 
@@ -73,7 +74,7 @@ def build_inference_model(cfg: TrainConfig, network: keras.Model) -> keras.Model
     return keras.Model(image, outputs, name="inference")
 
 
-class MultiTaskModel(keras.Model):
+class MultiTaskModel(FitModel):
     """``model.fit`` wrapper of a network built by :func:`build_network` (same outputs).
 
     Loss (Eq. 1-3): per angle RMSE (regression) or CE + alpha * RMSE/MSE (hopenet); SSL: the summed
