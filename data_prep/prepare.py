@@ -64,6 +64,7 @@ class Options:
     skip_missing: bool = False
     overwrite: bool = False
     progress_every: int = 1000
+    name: str = ""                 # output sub-folder under ``out`` ("" = the dataset name)
     log: Callable[[str], None] = print
 
 
@@ -480,7 +481,7 @@ def run(opts: Options) -> dict:
     boxes = _boxes(opts, base, npz)
     if policy == "boxes" and boxes is None:
         raise DataError("--crop_policy=boxes needs --boxes=FILE (KD-OE JSON, CSV or Dockerface folder)")
-    out_dir = os.path.join(opts.out, opts.dataset)
+    out_dir = os.path.join(opts.out, opts.name or opts.dataset)
     _claim_output(opts, out_dir, _config(opts, policy, boxes))
 
     plan = make_plan(opts, base, npz, policy, boxes)
@@ -520,6 +521,8 @@ def define_flags() -> None:
     flags.DEFINE_boolean("skip_missing", False, "dataset not found under --root: say so and exit 0")
     flags.DEFINE_boolean("overwrite", False, "replace output written by a different configuration")
     flags.DEFINE_integer("progress_every", 1000, "print a progress line every N samples")
+    flags.DEFINE_string("name", "", "output sub-folder under --out (default: the dataset name), e.g. "
+                        "aflw2000_visible for --crop_policy=visible")
 
 
 def main(argv) -> None:
@@ -531,7 +534,7 @@ def main(argv) -> None:
                     crop_policy=FLAGS.crop_policy, boxes=FLAGS.boxes, shard_size=FLAGS.shard_size,
                     jpeg_quality=FLAGS.jpeg_quality, limit=FLAGS.limit, max_angle=FLAGS.max_angle,
                     skip_missing=FLAGS.skip_missing, overwrite=FLAGS.overwrite,
-                    progress_every=FLAGS.progress_every, log=lambda m: print(m, flush=True)))
+                    progress_every=FLAGS.progress_every, name=FLAGS.name, log=lambda m: print(m, flush=True)))
     except (DataError, ValueError, OSError) as exc:
         print(f"error: {_line(exc)}", file=sys.stderr)
         sys.exit(2)

@@ -160,6 +160,23 @@ def test_other_configuration_needs_overwrite(raw, tmp_path):
         [records.shard_name(s, j, 2) for s in ("test", "test_full") for j in range(2)])
 
 
+def test_visible_policy_under_its_own_name(converted, raw, tmp_path):
+    """``--crop_policy=visible --name=aflw2000_visible``: a second copy of the test set whose boxes ignore the
+    (-1, 452) sentinels (so they are never larger than the reference boxes), found by its dataset name."""
+    import pandas as pd
+
+    from hmtl_tf.data.locate import resolve
+
+    prepare.run(_opts(raw, tmp_path, crop_policy="visible", name="aflw2000_visible"))
+    assert sorted(os.listdir(tmp_path)) == ["aflw2000_visible"]
+    vis = pd.read_csv(tmp_path / "aflw2000_visible" / "manifest.csv").set_index("file")
+    ref = pd.read_csv(converted[0] / "manifest.csv").set_index("file")
+    kept = ref.index[ref["kept"] == 1]
+    width = lambda m: (m.loc[kept, "x1"] - m.loc[kept, "x0"]).to_numpy()  # noqa: E731
+    assert (width(vis) <= width(ref)).all() and (width(vis) < width(ref)).any()
+    assert resolve("aflw2000_visible", str(tmp_path), training=False) == (str(tmp_path / "aflw2000_visible"), "test")
+
+
 def test_300w_lp_train_split(realdata, tmp_path):
     summary = prepare.run(_opts(realdata, tmp_path, dataset="300w_lp", shard_size=2))
     assert summary["splits"]["train"]["kept"] == 3 and len(summary["notes"]) == 6

@@ -11,6 +11,8 @@ NAMES = {
     "300w_lp": ("300w_lp", "train", "train"),
     "aflw2000": ("aflw2000", "test", "test"),            # the reduced 1,969 set (|angles| <= 99)
     "aflw2000_full": ("aflw2000", "test_full", "test_full"),  # all 2,000 (marked * in Table 2)
+    # the reduced set cropped with the ``visible`` policy (sentinels dropped; prepare --name=aflw2000_visible)
+    "aflw2000_visible": ("aflw2000_visible", "test", "test"),
     "biwi": ("biwi", "test", "test"),
     "eth_xgaze": ("eth_xgaze", "train", "val"),          # val = subjects 108, 109, 111 (Sec. 4.1)
     "eth_xgaze_test": ("eth_xgaze", "test", "test"),
