@@ -73,3 +73,9 @@ KDOE_DATA ?= data/shards_kdoe
 .PHONY: reproduce-kdoe
 reproduce-kdoe: $(STAMP)
 	$(PYTHON) -m experiments.kdoe --runs_dir=$(RUNS) --results_dir=$(RESULTS) --data_root=$(KDOE_DATA) $(if $(SCALE),--scale=$(SCALE),)
+
+# ---- MNN training strategies (experiments/mnn.py, issue 5): Pose / Sym / Pre+Sym / Pre+Pose on 300W-LP ->
+# AFLW2000 and BIWI -> $(RESULTS)/mnn.md/.csv beside their Table 2 MNN row
+.PHONY: reproduce-mnn
+reproduce-mnn: $(STAMP)
+	$(PYTHON) -m experiments.mnn --runs_dir=$(RUNS) --results_dir=$(RESULTS) --data_root=$(DATA_OUT) $(if $(SCALE),--scale=$(SCALE),)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-from experiments.rows import Row, command_text
+from experiments.rows import IMAGENET_STANDIN, Row, command_text
 
 TABLES = (1, 2, 3, 4, 5, 6)
 
@@ -83,7 +83,8 @@ def plan_jobs(rows: Sequence[Row], scale: str, runs_dir: str, subjects: Optional
               data_root: str = DEFAULT_DATA_ROOT) -> List[Job]:
     """The jobs of ``rows`` in execution order (pre-training, then each run and its evaluation), de-duplicated:
     rows sharing a run name or a pre-training job share one job. A non-default ``data_root`` is passed on at
-    paper scale (smoke scale always reads the generated synthetic shards)."""
+    paper scale (smoke scale always reads the generated synthetic shards). ``--init=imagenet`` needs the ImageNet
+    file (a job ``requires`` it); at smoke scale without it the row loads ``IMAGENET_STANDIN`` instead."""
     jobs: Dict[str, Job] = {}
     extra = [f"--data_root={data_root}"] if scale == "paper" and data_root != DEFAULT_DATA_ROOT else []
 
@@ -102,11 +103,24 @@ def plan_jobs(rows: Sequence[Row], scale: str, runs_dir: str, subjects: Optional
             p = row.pretrain
             add(Job("pretrain", f"pretrain/{p.name}", p.argv(runs_dir, scale) + extra, p.out(runs_dir, scale)))
             deps.append(f"pretrain/{p.name}")
+        if row.init_run is not None:
+            pre = row.init_run
+            add(Job("train", f"train/{pre.run}", pre.train_argv(runs_dir, scale) + extra,
+                    os.path.join(pre.run_dir(runs_dir, scale), "DONE")))
+            deps.append(f"train/{pre.run}")
         ids = subjects(row.subjects) if (row.subjects and scale == "smoke" and subjects) else ()
         run_dir = row.run_dir(runs_dir, scale)
         fl = row.flag_dict()
-        train = Job("train", f"train/{row.run}", row.train_argv(runs_dir, scale, ids) + extra, os.path.join(run_dir, "DONE"),
-                    deps, requires=[imagenet_file(fl)] if fl.get("init") == "imagenet" else [])
+        argv, requires = row.train_argv(runs_dir, scale, ids) + extra, []
+        if fl.get("init") == "imagenet":
+            if scale == "smoke" and not os.path.isfile(imagenet_file(fl)):
+                p = IMAGENET_STANDIN
+                add(Job("pretrain", f"pretrain/{p.name}", p.argv(runs_dir, scale), p.out(runs_dir, scale)))
+                deps.append(f"pretrain/{p.name}")
+                argv = [f"--init={p.out(runs_dir, scale)}" if a == "--init=imagenet" else a for a in argv]
+            else:
+                requires = [imagenet_file(fl)]
+        train = Job("train", f"train/{row.run}", argv, os.path.join(run_dir, "DONE"), deps, requires=requires)
         add(train)
         add(Job("evaluate", f"eval/{row.run}/{row.evaluate}", row.eval_argv(runs_dir, scale),
                 os.path.join(run_dir, "metrics.json"), [train.name], entry=row.evaluate))

@@ -9,19 +9,39 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from experiments.plan import read_metrics
-from experiments.rows import Row, smoke_summary
+from experiments.rows import IMAGENET_STANDIN, STANDIN_MARK, Row, smoke_summary
 
 ANGLES = ("yaw", "pitch", "roll", "mean")
 
 
+def run_config(run_dir: str) -> Dict[str, object]:
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def data_kind(run_dir: str, scale: str) -> str:
     """``synthetic`` when the run read the smoke data (config.json's data_root), else ``real``."""
-    path = os.path.join(run_dir, "config.json")
-    if os.path.isfile(path):
-        with open(path) as f:
-            root = json.load(f).get("data", {}).get("data_root", "")
+    cfg = run_config(run_dir)
+    if cfg:
+        root = cfg.get("data", {}).get("data_root", "")
         return "synthetic" if "synthetic" in root or "smoke" in root else "real"
     return "synthetic" if scale == "smoke" else "real"
+
+
+def used_standin(run_dir: str) -> bool:
+    """True when the run's backbone came from ``IMAGENET_STANDIN`` (smoke scale without the ImageNet file)."""
+    init = str(run_config(run_dir).get("model", {}).get("init", ""))
+    return os.path.basename(init) == os.path.basename(IMAGENET_STANDIN.out("", "smoke"))
+
+
+STANDIN_FOOTNOTE = (f"{STANDIN_MARK} The ImageNet weights file is absent here, so at smoke scale this row's backbone "
+                    f"was initialised from a stand-in through the same `--init=FILE` path: `{IMAGENET_STANDIN.method}` "
+                    f"pre-training on the synthetic 300W-LP (`pretrain/{IMAGENET_STANDIN.name}.weights.h5`). Put "
+                    "`resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5` in the Keras cache (or pass "
+                    "`--imagenet_weights`) to use ImageNet.")
 
 
 def _num(v) -> Optional[float]:
@@ -39,6 +59,9 @@ def row_record(table: int, row: Row, runs_dir: str, scale: str, status: str = ""
         rec.update(scale=scale, data=data_kind(run_dir, scale), run=run_dir, eval=row.evaluate,
                    n=ours.get("n", ""), variant=ours.get("variant", ""))
         rec["status"] = "done" if ours else (status or "not run")
+        if used_standin(run_dir):
+            rec["init_standin"] = True
+            rec.update({k: f"{v}{STANDIN_MARK}" for k, v in row.columns if v == "ImageNet"})
     else:
         rec.update(scale="", data="", run="", eval="", n="", variant="", status="literature (paper only)")
     for a in ANGLES:
@@ -98,6 +121,8 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
             cells.append(f"{_fmt(r[f'ours_{a}'])} ({_fmt(r[f'paper_{a}'])})")
         cells += [_fmt(r["diff_mean"], signed=True), str(r["status"]), f"`{r['run']}`" if r["run"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r.get("init_standin") for r in recs):
+        lines += ["", STANDIN_FOOTNOTE]
     if figures:
         lines += [""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in figures]
     if failures:

@@ -78,6 +78,12 @@ PRE_PUZ2 = Pretrain("eth_puzzle2x2", "puzzle2x2")
 PRE_PUZ3 = Pretrain("eth_puzzle3x3", "puzzle3x3")
 PRE_BT = Pretrain("eth_barlow_twins", "barlow_twins")
 PRE_BT_STAR = Pretrain("eth_barlow_twins_puzzle", "barlow_twins_puzzle")
+# Smoke scale only, when the ImageNet weights file is absent (offline CI, a fresh machine): the rows of
+# "ImageNet" pre-training load this backbone instead, through the same ``--init=FILE`` path, so they still run and
+# differ from the random-init rows. Its own job (300W-LP images, not ETH-XGaze), so it never equals a Table 2 / 4
+# "ETH-XGaze SSL" row's initial weights. The report marks such rows with a dagger.
+IMAGENET_STANDIN = Pretrain("imagenet_standin", "rotation2x2", train="300w_lp")
+STANDIN_MARK = "†"
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class Row:
     evaluate: str = "aflw2000"               # the metrics.json entry (``hmtl_tf.evaluate --dataset``) reported
     pretrain: Optional[Pretrain] = None      # --init=<its backbone file>
     init_file: str = ""                      # --initial_weights=<runs>/<scale>/init/<init_file> (Table 6)
+    init_run: Optional["Row"] = None         # --init=<that row's run>/best.weights.h5, trained first (MNN "Pre+")
     subjects: int = 0                        # ETH-XGaze training subjects (Tables 1, 6)
     columns: Tuple[Tuple[str, str], ...] = ()  # the table's descriptive columns (Flag, Augmentation, ...)
     curve: str = ""                          # figure role: sl / hmtl / wo_sshs (Figs. 6-8)
@@ -115,10 +122,12 @@ class Row:
             fl["subjects"] = ",".join(ids)
         if self.pretrain is not None:
             fl["init"] = self.pretrain.out(runs_dir, scale)
+        if self.init_run is not None:
+            fl["init"] = os.path.join(self.init_run.run_dir(runs_dir, scale), "best.weights.h5")
         if self.init_file:
             fl["initial_weights"] = os.path.join(runs_dir, scale, "init", self.init_file)
         if scale == "smoke":
-            for k in ("epochs", "lr_drops"):
+            for k in ("epochs", "lr_drops", "image_size"):  # the smoke scale's own (64 px)
                 fl.pop(k, None)
             fl["epochs"] = str(SMOKE_EPOCHS)
             fl["batch_size"] = str(SMOKE_BATCH)

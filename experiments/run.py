@@ -121,8 +121,9 @@ def row_status(rows: Sequence[Row], status: Dict[str, str]) -> Dict[str, str]:
     for r in rows:
         if r.is_literature:
             continue
-        names = ([f"pretrain/{r.pretrain.name}"] if r.pretrain else []) + [f"train/{r.run}",
-                                                                           f"eval/{r.run}/{r.evaluate}"]
+        names = ([f"pretrain/{r.pretrain.name}"] if r.pretrain else []) + (
+            [f"train/{r.init_run.run}"] if r.init_run is not None else []) + [f"train/{r.run}",
+                                                                             f"eval/{r.run}/{r.evaluate}"]
         bad = [f"{n}: {status[n]}" for n in names if n in status and not status[n].startswith(("done", "skipped"))]
         if bad:
             out[r.key] = bad[0]

@@ -47,7 +47,8 @@ class FakeRunner:
         if module == "hmtl_tf.train":
             with open(os.path.join(run, "config.json"), "w") as f:
                 angles = ["yaw", "pitch"] if roll is None else ["yaw", "pitch", "roll"]
-                json.dump({"data": {"data_root": "data/smoke/synthetic-x/shards"}, "model": {"angles": angles}}, f)
+                json.dump({"data": {"data_root": "data/smoke/synthetic-x/shards"},
+                           "model": {"angles": angles, "init": _arg(argv, "init") or "random"}}, f)
             with open(os.path.join(run, "history.csv"), "w") as f:
                 f.write("epoch,val_mae_yaw,val_mae_pitch,val_mae_roll,val_mae_mean\n1,6,5,4,5\n2,5,4,3,4\n")
             metrics[_arg(argv, "val")] = {"yaw": 5.0, "pitch": 4.0, "roll": roll, "mean": 4.5, "n": 10, "variant": "v"}
@@ -201,10 +202,10 @@ def test_failed_dependency_blocks_its_rows(tmp_path):
     assert "Failed jobs" in md and "blocked" in md
 
 
-def test_missing_imagenet_weights_leave_the_row_unrun_and_say_so(tmp_path, monkeypatch):
+def test_missing_imagenet_weights_paper_scale_leave_the_row_unrun_and_say_so(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     fake = FakeRunner()
-    status = runner.run_table(2, "smoke", str(tmp_path / "runs"), str(tmp_path / "res"), rows=["sl_aug1_imagenet"],
+    status = runner.run_table(2, "paper", str(tmp_path / "runs"), str(tmp_path / "res"), rows=["sl_aug1_imagenet"],
                               runner=fake, say=lambda s: None)
     want = tmp_path / "keras" / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     assert status["train/sl_aug1_imagenet"] == f"missing input {want}" and fake.calls == []
@@ -212,9 +213,27 @@ def test_missing_imagenet_weights_leave_the_row_unrun_and_say_so(tmp_path, monke
     assert "missing input" in open(tmp_path / "res" / "table2.md").read()
     want.parent.mkdir(parents=True)
     want.write_text("weights")
-    status = runner.run_table(2, "smoke", str(tmp_path / "runs"), str(tmp_path / "res"), rows=["sl_aug1_imagenet"],
+    status = runner.run_table(2, "paper", str(tmp_path / "runs"), str(tmp_path / "res"), rows=["sl_aug1_imagenet"],
                               runner=fake, say=lambda s: None)
     assert status["train/sl_aug1_imagenet"] == "done" and _arg(fake.calls[0], "init") == "imagenet"
+
+
+def test_smoke_without_imagenet_weights_uses_the_marked_stand_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    fake = FakeRunner()
+    rows = ["sl_aug1_imagenet", "hmtl_p3_aug1_imagenet", "sl_aug1"]
+    status = runner.run_table(2, "smoke", str(tmp_path / "runs"), str(tmp_path / "res"), rows=rows,
+                              runner=fake, say=lambda s: None)
+    assert all(v.startswith(("done", "skipped")) for v in status.values()), status
+    standin = os.path.join(str(tmp_path / "runs"), "smoke", "pretrain", "imagenet_standin.weights.h5")
+    pre = [a for a in fake.calls if a[2] == "hmtl_tf.pretrain"]
+    assert len(pre) == 1 and _arg(pre[0], "out") == standin and _arg(pre[0], "train") == "300w_lp"
+    inits = {os.path.basename(_arg(a, "run")): _arg(a, "init") for a in fake.calls if a[2] == "hmtl_tf.train"}
+    assert inits == {"sl_aug1_imagenet": standin, "hmtl_p3_aug1_imagenet": standin, "sl_aug1": None}
+    recs = {r["row"]: r for r in csv.DictReader(open(tmp_path / "res" / "table2.csv"))}
+    assert recs["sl_aug1_imagenet"]["Pre-train weights"] == "ImageNet†" and recs["sl_aug1"]["Pre-train weights"] == "-"
+    md = open(tmp_path / "res" / "table2.md").read()
+    assert "| ImageNet† |" in md and "† The ImageNet weights file is absent here" in md
 
 
 def test_evaluate_all_adds_biwi_to_finished_runs(tmp_path):
@@ -276,3 +295,31 @@ def test_smoke_row_end_to_end(tmp_path, n):
     results, _ = _run_rows(tmp_path, n, SMOKE_ROWS[n], timeout=1800)
     rec = {r["row"]: r for r in csv.DictReader(open(results / f"table{n}.csv"))}[SMOKE_ROWS[n]]
     assert rec["status"] == "done" and float(rec["ours_mean"]) > 0 and rec["data"] == "synthetic"
+
+
+def test_mnn_strategies_share_one_landmark_stage_and_report_every_row(tmp_path):
+    from experiments import mnn
+
+    runs, results = str(tmp_path / "runs"), str(tmp_path / "results")
+    fake = FakeRunner()
+    status = mnn.run_mnn("smoke", runs, results, runner=fake, say=lambda s: None)
+    assert all(v.startswith(("done", "skipped")) for v in status.values()), status
+    trains = [(os.path.basename(_arg(a, "run")), _arg(a, "tasks"), _arg(a, "init")) for a in fake.calls
+              if a[2] == "hmtl_tf.train"]
+    names = [t[0] for t in trains]
+    assert names.count("mnn_pre") == 1 and names.index("mnn_pre") < names.index("mnn_pre_sym")
+    pre = os.path.join(runs, "smoke", "mnn_pre", "best.weights.h5")
+    assert {t[0]: (t[1], t[2]) for t in trains} == {
+        "mnn_pose": ("pose", None), "mnn_sym": ("all", None), "mnn_pre": ("landmarks", None),
+        "mnn_pre_sym": ("all", pre), "mnn_pre_pose": ("pose", pre)}
+    assert all(_arg(a, "family") == "mnn" and _arg(a, "image_size") is None for a in fake.calls
+               if a[2] == "hmtl_tf.train")  # smoke: the smoke scale's 64 px
+    recs = list(csv.DictReader(open(os.path.join(results, "mnn.csv"))))
+    assert [r["row"] for r in recs] == [r.key for r in mnn.ROWS] and all(r["ours_mean"] != "" for r in recs)
+    md = open(os.path.join(results, "mnn.md")).read()
+    assert "(3.830)" in md and "(3.660)" in md  # their Table 2 MNN row beside Pre+Sym
+    paper = {r.key: r.train_argv("runs", "paper") for r in mnn.ROWS}
+    assert _arg(paper["mnn_pose.biwi"], "image_size") == "256" and _arg(paper["mnn_pose.biwi"], "optimizer") == "adam"
+    again = FakeRunner()
+    mnn.run_mnn("smoke", runs, results, runner=again, say=lambda s: None)
+    assert again.calls == []
