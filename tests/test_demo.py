@@ -1,0 +1,48 @@
+"""``make demo``: the table writer, the predict-the-mean baseline, and (slow) the whole demo at one epoch."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hmtl_tf import demo
+from hmtl_tf.evaluate import mae_table
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_table_has_one_block_per_test_set(tmp_path):
+    r = {"yaw": 1.0, "pitch": 2.0, "roll": 3.0, "mean": 2.0, "n": 7}
+    text = demo.write_table(str(tmp_path / "t.md"), [("A crops", [("SL", r)]), ("B crops", [("SL", r), ("HMTL", r)])])
+    assert text == open(tmp_path / "t.md").read()
+    assert text.count("| method | yaw | pitch | roll | mean | n |") == 2 and "**B crops**" in text
+    assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 |" in text
+
+
+def test_mean_baseline_is_the_mae_of_the_training_mean():
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(0, 20, (50, 3)), rng.normal(5, 20, (30, 3))
+    got = mae_table(np.broadcast_to(train.mean(0), test.shape), test, ("yaw", "pitch", "roll"))
+    want = np.abs(test - train.mean(0)).mean(0)
+    np.testing.assert_allclose([got["yaw"], got["pitch"], got["roll"]], want, rtol=1e-6)
+    assert abs(got["mean"] - want.mean()) < 1e-5
+
+
+def test_demo_uses_the_visible_test_crops_and_the_paper_defaults(tmp_path):
+    sl, hmtl = demo.demo_configs(str(tmp_path), 8)
+    assert sl.data.val == hmtl.data.val == "aflw2000_visible" == demo.TEST_SETS[0][0]
+    assert (hmtl.ssl.task, hmtl.ssl.flag, hmtl.ssl.weight, hmtl.ssl.prob) == ("puzzle3x3", 3, 50.0, 1.0)
+    assert sl.ssl.task == "none" and sl.seed == hmtl.seed and sl.epochs == hmtl.epochs == 8
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_one_epoch(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "hmtl_tf.demo", f"--out={tmp_path}", "--epochs=1"], cwd=REPO,
+                       capture_output=True, text=True, timeout=1800,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name in ("table.md", "learning_curves.png", "contact_sheet.png"):
+        assert os.path.getsize(tmp_path / name) > 200, name
+    table = open(tmp_path / "table.md").read()
+    assert table.count("| predict the training mean |") == 2 and table.count("| SL (HopeNet) |") == 2
