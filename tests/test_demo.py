@@ -37,12 +37,16 @@ def test_demo_uses_the_visible_test_crops_and_the_paper_defaults(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_end_to_end_one_epoch(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "hmtl_tf.demo", f"--out={tmp_path}", "--epochs=1"], cwd=REPO,
-                       capture_output=True, text=True, timeout=1800,
+def test_demo_end_to_end_sl_learns_below_the_mean_baseline(tmp_path):
+    """The whole ``make demo`` (about 8 min here): its files, and SL's MAE on the visible-crop test set clearly
+    (>= 10 %) below predicting the training mean (measured: 13.31 vs 16.77)."""
+    r = subprocess.run([sys.executable, "-m", "hmtl_tf.demo", f"--out={tmp_path}"], cwd=REPO,
+                       capture_output=True, text=True, timeout=3600,
                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert r.returncode == 0, r.stderr[-2000:]
     for name in ("table.md", "learning_curves.png", "contact_sheet.png"):
         assert os.path.getsize(tmp_path / name) > 200, name
-    table = open(tmp_path / "table.md").read()
-    assert table.count("| predict the training mean |") == 2 and table.count("| SL (HopeNet) |") == 2
+    first = open(tmp_path / "table.md").read().split("**")[2]  # the visible-crop block
+    mean = {line.split("|")[1].strip(): float(line.split("|")[5]) for line in first.splitlines()
+            if line.startswith("| ") and not line.startswith("| method")}
+    assert mean["SL (HopeNet)"] < 0.9 * mean["predict the training mean"], mean
