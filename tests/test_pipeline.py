@@ -240,6 +240,21 @@ def test_counts_and_split_resolution(shards, tmp_path):
         pipeline.steps_per_epoch(d, _cfg())
 
 
+@pytest.mark.parametrize("batch", [2, 3, 5])
+def test_eval_dataset_states_its_length_from_the_summary(shards, tmp_path, batch):
+    """With ``summary.json`` the evaluation dataset has a known number of batches (Keras then ends validation
+    without its "input ran out of data" warning); without it, unknown."""
+    cfg = _cfg(batch_size=batch)
+    ds = pipeline.make_dataset(shards, cfg, training=False)
+    assert int(ds.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    d = str(tmp_path)
+    write_records(d, "test", _random_items(5, "test", 2))
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump({"splits": {"test": {"kept": 5}}}, f)
+    ds = pipeline.make_dataset(d, cfg, training=False)
+    assert int(ds.cardinality()) == -(-5 // batch) == len(_batches(ds))
+
+
 @pytest.mark.parametrize("dataset,split,k", [("300w_lp", "train", 0.2), ("300w_lp", "train", 0.3999),
                                              ("aflw2000", "test", None), ("biwi", "test", None)])
 def test_crop_box_equals_crop_spec_box(dataset, split, k):

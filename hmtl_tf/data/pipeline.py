@@ -342,7 +342,11 @@ def make_dataset(source: Source, cfg: TrainConfig, *, training: bool, split: Opt
         ds = tf.data.TFRecordDataset(files, buffer_size=8 << 20)
         zero = tf.zeros([2], tf.int64)
         ds = ds.map(lambda s_: fn(s_, zero), num_parallel_calls=AUTOTUNE, deterministic=True)
-        return ds.batch(batch, drop_remainder=drop).prefetch(AUTOTUNE).with_options(_options())
+        ds = ds.batch(batch, drop_remainder=drop)
+        n = _summary_count(str(source), split) if isinstance(source, (str, os.PathLike)) else None
+        if n is not None:  # a known length: Keras's evaluation loop then ends without an "ran out of data" warning
+            ds = ds.apply(tf.data.experimental.assert_cardinality(n // batch if drop else -(-n // batch)))
+        return ds.prefetch(AUTOTUNE).with_options(_options())
 
     if not 0 <= start_epoch < cfg.epochs:
         raise ValueError(f"start_epoch={start_epoch}: expected 0 <= start_epoch < epochs={cfg.epochs}")
