@@ -33,7 +33,10 @@ def read_history(run_dir: str) -> List[Dict[str, float]]:
 
 
 def _save(fig, path: str, title: str, scale: str) -> str:
-    fig.suptitle(f"{title}\n(scale: {scale})", fontsize=10)
+    import textwrap
+
+    width = max(30, int(fig.get_figwidth() * 11))  # characters that fit the figure at font size 10
+    fig.suptitle("\n".join(textwrap.wrap(title, width)) + f"\n(scale: {scale})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     _plt().close(fig)
