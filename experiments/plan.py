@@ -112,7 +112,7 @@ def plan_jobs(rows: Sequence[Row], scale: str, runs_dir: str, subjects: Optional
         run_dir = row.run_dir(runs_dir, scale)
         fl = row.flag_dict()
         argv, requires = row.train_argv(runs_dir, scale, ids) + extra, []
-        if fl.get("init") == "imagenet":
+        if "--init=imagenet" in argv:  # (a row's smoke command may drop it: KD-OE's smoke rows start random)
             if scale == "smoke" and not os.path.isfile(imagenet_file(fl)):
                 p = IMAGENET_STANDIN
                 add(Job("pretrain", f"pretrain/{p.name}", p.argv(runs_dir, scale), p.out(runs_dir, scale)))
