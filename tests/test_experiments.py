@@ -297,6 +297,21 @@ def test_smoke_row_end_to_end(tmp_path, n):
     assert rec["status"] == "done" and float(rec["ours_mean"]) > 0 and rec["data"] == "synthetic"
 
 
+def test_mnn_nme_column_reads_the_best_epoch(tmp_path):
+    from experiments import mnn
+
+    run = tmp_path / "runs" / "smoke" / "mnn_sym"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"_run": {"best_epoch": 2}}))
+    (run / "history.csv").write_text("epoch,val_mae_mean,val_nme\n1,9,7.5\n2,8,6.25\n3,8.5,5.0\n")
+    assert mnn.best_epoch_nme(str(run)) == 6.25
+    recs = [{} for _ in mnn.ROWS]
+    mnn.add_nme(recs, mnn.ROWS, str(tmp_path / "runs"), "smoke")
+    by_key = {r.key: rec["NME %"] for r, rec in zip(mnn.ROWS, recs)}
+    assert by_key["mnn_sym.aflw2000"] == "6.25 (2.77)" and by_key["mnn_sym.biwi"] == "—"
+    assert by_key["mnn_pose.aflw2000"] == "—"
+
+
 def test_mnn_strategies_share_one_landmark_stage_and_report_every_row(tmp_path):
     from experiments import mnn
 
@@ -318,6 +333,7 @@ def test_mnn_strategies_share_one_landmark_stage_and_report_every_row(tmp_path):
     assert [r["row"] for r in recs] == [r.key for r in mnn.ROWS] and all(r["ours_mean"] != "" for r in recs)
     md = open(os.path.join(results, "mnn.md")).read()
     assert "(3.830)" in md and "(3.660)" in md  # their Table 2 MNN row beside Pre+Sym
+    assert "| — |" in md  # FakeRunner writes no NME
     paper = {r.key: r.train_argv("runs", "paper") for r in mnn.ROWS}
     assert _arg(paper["mnn_pose.biwi"], "image_size") == "256" and _arg(paper["mnn_pose.biwi"], "optimizer") == "adam"
     again = FakeRunner()
