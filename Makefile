@@ -31,7 +31,7 @@ demo: $(STAMP)
 	$(PYTHON) -m hmtl_tf.demo --out=$(OUT)
 
 test: $(STAMP)
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q --durations=15 tests
 
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest -q -m "not slow" tests
