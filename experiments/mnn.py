@@ -35,7 +35,7 @@ from experiments import report as R
 from experiments.plan import Job, plan_jobs, select_rows
 from experiments.rows import Paper, Row, flags, merge
 
-TABLE = "mnn"
+TABLE = "MNN"
 TITLE = "MNN training strategies (their Table 1) on 300W-LP -> AFLW2000 / BIWI (their Table 2 protocol)"
 COLUMNS = ("Strategy", "Test set", "NME %")
 THEIR_NME = 2.77     # their Table 6: MNN (without OR) on AFLW2000-3D, full set
