@@ -154,17 +154,27 @@ def test_multi_worker_two_processes_end_with_the_same_weights(shards, tmp_path):
         ports.append(s.getsockname()[1])
         s.close()
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = []
+    procs, logs = [], []
     for i in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         env = dict(os.environ, TF_CONFIG=tf_config, TF_CPP_MIN_LOG_LEVEL="2")
         args = TINY + [f"--data_root={shards}", f"--run={tmp_path / 'mw'}", "--epochs=1", "--steps_per_epoch=2",
                        "--val=", "--strategy=multi_worker", "--sync_bn"]
-        procs.append(subprocess.Popen([sys.executable, "-m", "hmtl_tf.train"] + args, cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outs = [p.communicate(timeout=900) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-2000:]
+        # Output to files, not pipes: a worker whose full pipe is not being read blocks in a log write while the
+        # other waits for it in a collective (a deadlock of the test, not of the training).
+        logs.append(tmp_path / f"worker_{i}.log")
+        with open(logs[-1], "w") as log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "hmtl_tf.train"] + args, cwd=REPO, env=env,
+                                          stdout=log, stderr=subprocess.STDOUT))
+    try:
+        for p in procs:
+            p.wait(timeout=900)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log.read_text()[-2000:]
     import h5py
 
     def weights(path):
