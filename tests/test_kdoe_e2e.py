@@ -2,10 +2,12 @@
 KD-OE-style face boxes (``--crop_policy=boxes``) -> stage 1 ``hmtl_tf.train --family=kdoe`` -> ``hmtl_tf.evaluate
 --ensemble=3,1`` -> ``hmtl_tf.distill --student=resnet18`` (stored teacher) -> ``hmtl_tf.evaluate`` of the student.
 The commands are the Table 5 rows' smoke commands with CPU-tiny overrides appended (absl: the last value wins)."""
+import csv
 import json
 import os
 import pathlib
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -63,8 +65,6 @@ def _metrics(run_dir):
 
 def _best_val_mae(run_dir):
     """The best epoch's validation MAE as the trainer logged it (what picked best.weights.h5)."""
-    import csv
-
     best = _metrics(run_dir)["_run"]["best_epoch"]
     with open(os.path.join(run_dir, "history.csv")) as f:
         return float(next(r for r in csv.DictReader(f) if int(r["epoch"]) == best)["val_mae_mean"])
@@ -95,6 +95,14 @@ def test_kdoe_stage1_ensemble_distill_student(tmp_path, tiny_shards):
     assert all(np.isfinite(ens[a]) and 0 <= ens[a] < 180 for a in ("yaw", "pitch", "roll", "mean"))
     # the trainer's validation MAE (model selection) is the evaluation's MAE of the saved inference model
     assert abs(_best_val_mae(t_dir) - plain["mean"]) < 1e-3
+    # their Table 2 sweep (CLI): K=0 is the plain prediction, K=3 d=1 the 49-crop ensemble evaluated above
+    out = _run([sys.executable, "-m", "hmtl_tf.kdoe.ensemble", f"--run={t_dir}", "--dataset=aflw2000",
+                "--grid=0,1;3,1"], timings, "stage1_sweep")
+    with open(os.path.join(t_dir, "ensemble_grid_aflw2000.csv")) as f:
+        grid = {(int(r["K"]), int(r["d"])): r for r in csv.DictReader(f)}
+    assert [int(grid[k]["S"]) for k in ((0, 1), (3, 1))] == [1, 49] and "wrote" in out
+    assert abs(float(grid[0, 1]["mean"]) - plain["mean"]) < 1e-3
+    assert abs(float(grid[3, 1]["mean"]) - ens["mean"]) < 1e-3
 
     student = rows["kd_r18.aflw2000"]
     s_dir = student.run_dir(runs, "smoke")
