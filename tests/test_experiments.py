@@ -270,7 +270,8 @@ def _run_rows(tmp_path, n, rows, timeout):
 
 
 def _rec(results, n, row):
-    return {r["row"]: r for r in csv.DictReader(open(results / f"table{n}.csv"))}[row]
+    with open(results / f"table{n}.csv") as f:
+        return {r["row"]: r for r in csv.DictReader(f)}[row]
 
 
 def _check_row(results, n, row, paper_mean, evaluated_on):
