@@ -53,9 +53,12 @@ def row_record(table: int, row: Row, runs_dir: str, scale: str, status: str = ""
     rec: Dict[str, object] = {"table": table, "row": row.key, "method": row.method}
     rec.update(dict(row.columns))
     ours: Dict[str, object] = {}
+    pretext: Dict[str, object] = {}
     if not row.is_literature:
         run_dir = row.run_dir(runs_dir, scale)
-        ours = read_metrics(run_dir).get(row.evaluate, {})
+        metrics = read_metrics(run_dir)
+        ours = metrics.get(row.evaluate, {})
+        pretext = metrics.get("_pretext") or {}  # the SSL heads' own task (training batches); {} without SSL heads
         rec.update(scale=scale, data=data_kind(run_dir, scale), run=run_dir, eval=row.evaluate,
                    n=ours.get("n", ""), variant=ours.get("variant", ""))
         rec["status"] = "done" if ours else (status or "not run")
@@ -70,6 +73,8 @@ def row_record(table: int, row: Row, runs_dir: str, scale: str, status: str = ""
         rec[f"paper_{a}"] = p
         rec[f"ours_{a}"] = o
         rec[f"diff_{a}"] = None if (o is None or p is None) else o - p
+    rec["pretext_acc"] = _num(pretext.get("ssl_acc"))
+    rec["pretext_chance"] = _num(pretext.get("ssl_chance"))
     rec["note"] = row.note
     return rec
 
@@ -86,6 +91,14 @@ def _fmt(v, signed: bool = False) -> str:
     if isinstance(v, (int, float)):
         return f"{v:+.3f}" if signed else f"{v:.3f}"
     return str(v)
+
+
+def pretext_cell(rec: Dict[str, object]) -> str:
+    """``acc (chance)`` of a record's SSL pretext accuracy (e.g. ``0.412 (0.111)``), ``—`` without SSL heads."""
+    acc, chance = rec.get("pretext_acc"), rec.get("pretext_chance")
+    if acc is None or acc == "":
+        return "—"
+    return f"{float(acc):.3f}" + ("" if chance is None or chance == "" else f" ({float(chance):.3f})")
 
 
 def write_csv(path: str, recs: Sequence[Dict[str, object]]) -> None:
@@ -107,10 +120,16 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
     """A table like the paper's, each MAE cell ``ours (paper)``, then the difference of the averages."""
     angles = [a for a in module.ANGLES] + ["mean"]
     head = ["Method"] + list(module.COLUMNS) + [a.capitalize() if a != "mean" else "Average" for a in angles]
-    head += ["Δ Average", "Status", "Run"]
+    # the SSL heads' pretext accuracy: Tables 1-6 (integer TABLE); a module may set PRETEXT_COLUMN itself
+    pretext = bool(getattr(module, "PRETEXT_COLUMN", isinstance(module.TABLE, int)))
+    head += ["Δ Average"] + (["Pretext acc (chance)"] if pretext else []) + ["Status", "Run"]
     lines = [f"# Table {module.TABLE}: {module.TITLE}", "",
              f"Scale: **{scale}** — data: **{data}** — written {time.strftime('%Y-%m-%d %H:%M')}.",
              "Each MAE cell is `ours (paper)` in degrees; Δ = ours − paper; — = no number.", ""]
+    if pretext:
+        lines[-1:] = ["Pretext acc (chance): the SSL heads' own task (puzzle position / tile rotation), top-1 with "
+                      "ties split, mean over the heads on the last epoch's training batches, beside its chance "
+                      "level (1/N² puzzle, 1/4 rotation); — = no SSL heads.", ""]
     if scale == "smoke":
         lines += [f"Smoke scale: the paper's code path on synthetic heads at CPU size ({smoke_summary()}); the "
                   "numbers test the machinery, they do not reproduce the paper's.", ""]
@@ -119,7 +138,8 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
         cells = [str(r["method"])] + [str(r.get(c, "")) for c in module.COLUMNS]
         for a in angles:
             cells.append(f"{_fmt(r[f'ours_{a}'])} ({_fmt(r[f'paper_{a}'])})")
-        cells += [_fmt(r["diff_mean"], signed=True), str(r["status"]), f"`{r['run']}`" if r["run"] else ""]
+        cells += [_fmt(r["diff_mean"], signed=True)] + ([pretext_cell(r)] if pretext else [])
+        cells += [str(r["status"]), f"`{r['run']}`" if r["run"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
     if any(r.get("init_standin") for r in recs):
         lines += ["", STANDIN_FOOTNOTE]

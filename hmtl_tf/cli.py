@@ -27,8 +27,9 @@ FLAG_NAMES = {
     ("optim", "epsilon"): "adabelief_epsilon",
 }
 SECTIONS = (("", C.TrainConfig), ("data", C.DataConfig), ("model", C.ModelConfig), ("ssl", C.SSLConfig),
-            ("optim", C.OptimConfig))
-_SKIP = {("", "data"), ("", "model"), ("", "ssl"), ("", "optim"), ("", "scale")}
+            ("optim", C.OptimConfig), ("mnn", C.MNNConfig))
+_SKIP = {("", "data"), ("", "model"), ("", "ssl"), ("", "optim"), ("", "mnn"), ("", "scale")}
+PREFIXED = ("mnn",)  # sections whose flags are ``--<section>_<field>`` (``--mnn_alpha_ae``)
 
 
 def _fields() -> List[Tuple[str, str, dataclasses.Field]]:
@@ -37,7 +38,8 @@ def _fields() -> List[Tuple[str, str, dataclasses.Field]]:
         for f in dataclasses.fields(kind):
             if (section, f.name) in _SKIP:
                 continue
-            out.append((section, FLAG_NAMES.get((section, f.name), f.name), f))
+            plain = f"{section}_{f.name}" if section in PREFIXED else f.name
+            out.append((section, FLAG_NAMES.get((section, f.name), plain), f))
     return out
 
 

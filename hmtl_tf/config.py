@@ -26,6 +26,26 @@ ANGLES3 = ("yaw", "pitch", "roll")
 ANGLES2 = ("yaw", "pitch")
 ANGLE_LIMIT = 99.0  # degrees; HopeNet bins span [-99, 99) and the +-99 filter (SPEC section 2)
 
+# Named image-augmentation sets (``--aug_set``), each the image-only ops of one set-up in the order applied; the
+# ops are implemented in ``hmtl_tf.data.augment``. The label-changing augmentations are their own fields (``flip``,
+# ``rotate_deg``) and run first (KD-OE Sec. 4.3); ``zoom`` is folded into the crop box; the occluding ops
+# (OCCLUDING_AUG_OPS) run after the SSL transform (HMTL Sec. 4.3: the puzzle is applied "before performing
+# cutout"), so an occluder is never split across puzzle tiles.
+AUG_SETS: Dict[str, Tuple[str, ...]] = {
+    "none": (),
+    "hmtl_l1": ("zoom", "contrast"),                                         # Sec. 4.2 level 1 (Tables 2-5)
+    "hmtl_l2": ("zoom", "contrast", "blur", "downscale", "cutout"),          # Sec. 4.2 level 2 (Tables 2-5)
+    "table1": ("zoom", "hue"),                                               # Sec. 4.1 (Table 1)
+    "eth_heavy": ("zoom", "noise", "cutout", "hue", "brightness", "contrast"),  # Sec. 5.2 (Table 6)
+    # KD-OE Sec. 4.3 (Albumentations): OneOf(HueSaturationValue, CLAHE, Equalize, Solarize) p=0.5, OneOf(
+    # ChannelShuffle, ChannelDropout) p=0.5, MedianBlur p=0.5, OneOf(RandomShadow, ISONoise) p=0.5, CoarseDropout p=0.5
+    "kdoe": ("kdoe_colour", "kdoe_channel", "median_blur", "kdoe_shadow_noise", "coarse_dropout"),
+}
+AUG_OPS = ("zoom", "contrast", "blur", "downscale", "cutout", "noise", "hue", "brightness",
+           "kdoe_colour", "kdoe_channel", "median_blur", "kdoe_shadow_noise", "coarse_dropout")
+OCCLUDING_AUG_OPS = ("cutout", "coarse_dropout")
+LEVEL_AUG_SETS = {0: "none", 1: "hmtl_l1", 2: "hmtl_l2"}  # the legacy ``aug_level`` values
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field/flag and what was expected."""
@@ -47,10 +67,11 @@ class DataConfig:
     data_root: str = "data/shards"  # where dataset names are looked up (``<data_root>/<name>``)
     image_size: int = 224
     crop_policy: str = "hopenet"    # recorded in the shards; the pipeline applies its random margin
-    aug_level: int = 1              # 0 none, 1 central zoom + contrast, 2 + blur, down-scale, cutout
+    aug_level: int = 1              # 0 none, 1 central zoom + contrast, 2 + blur, down-scale, cutout (Sec. 4.2)
     heavy_aug: bool = False         # ETH-XGaze style (Table 6): zoom, noise, cutout, hue, brightness, contrast
-    flip: bool = True               # horizontal flip p=0.5 with (yaw, roll) -> (-yaw, -roll)
-    hue_aug: bool = False           # Table 1 set-up: random hue
+    flip: bool = False              # horizontal flip p=0.5 with (yaw, roll) -> (-yaw, -roll); no HMTL set-up lists it
+    hue_aug: bool = False           # legacy: adds a random hue to the aug_level set (Table 1 is aug_set=table1)
+    aug_set: str = ""               # a name of AUG_SETS or ops joined by "+" (zoom+hue); "" = the three fields above
     rotate_deg: float = 0.0         # KD-OE: in-plane rotation in [-r, r] with the exact label change (15 there)
     shuffle_buffer: int = 4096
     max_train_samples: int = 0      # 0 = all; >0 keeps the first N (Table 6 low-data uses subjects instead)
@@ -104,11 +125,32 @@ class OptimConfig:
 
 
 @dataclass
+class MNNConfig:
+    """MNN (Valle et al., ``model.family=mnn``) options; CLI flags ``--mnn_<field>`` (e.g. ``--mnn_alpha_ae``).
+
+    Loss weights of their Eq. 5 (tuned there from converged single-task loss magnitudes, values not published;
+    ours with ED in degrees, AE in 256-px pixels, CEs in nats). Augmentation: their Sec. 4.2 set
+    (``hmtl_tf.mnn.augment``), used when ``augment`` is on (the MNN rows), with ``data.flip`` for the mirroring.
+    """
+    alpha_ed: float = 1.0           # alpha_p1: Euclidean pose loss (Eq. 1)
+    alpha_ae: float = 1.0           # alpha_p2: alignment loss of the projected mean face (Eq. 2)
+    alpha_heatmap: float = 1.0      # alpha_h: heatmap cross-entropy (Eq. 3)
+    alpha_visibility: float = 1.0   # alpha_v: visibility cross-entropy (Eq. 4); 0 switches the term off
+    augment: bool = False           # their Sec. 4.2 augmentation set on training images
+    translate: float = 0.05         # "translation by +-5% of the bounding box size" (our crop box)
+    scale: float = 0.15             # "scaling by +-15%": face size x U[1 - s, 1 + s]
+    hsv: Tuple[float, float] = (0.5, 1.5)  # "multiplying each HSV channel by a random value between [0.5, 1.5]"
+    occlusion_prob: float = 0.5     # synthetic rectangular occlusion per image (probability: not in the paper)
+    occlusion_size: Tuple[float, float] = (0.1, 0.5)  # rectangle sides, fractions of the input side (ours)
+
+
+@dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    mnn: MNNConfig = field(default_factory=MNNConfig)
     epochs: int = 110
     batch_size: int = 64            # global batch (split over replicas)
     steps_per_epoch: int = 0        # 0 = one pass over the training data
@@ -141,12 +183,13 @@ class TrainConfig:
                 kw[f.name] = v
             return kind(**kw)
 
-        top = {k: v for k, v in d.items() if k not in ("data", "model", "ssl", "optim")}
+        top = {k: v for k, v in d.items() if k not in ("data", "model", "ssl", "optim", "mnn")}
         cfg = build(cls, top)
         cfg.data = build(DataConfig, d.get("data", {}))
         cfg.model = build(ModelConfig, d.get("model", {}))
         cfg.ssl = build(SSLConfig, d.get("ssl", {}))
         cfg.optim = build(OptimConfig, d.get("optim", {}))
+        cfg.mnn = build(MNNConfig, d.get("mnn", {}))
         return cfg
 
     @classmethod
@@ -220,6 +263,13 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--bn_momentum={m.bn_momentum}: expected a value in (0, 1)")
     if d.aug_level not in (0, 1, 2):
         raise ConfigError(f"--aug_level={d.aug_level}: expected 0, 1 or 2")
+    if d.aug_set:
+        bad = [o for o in d.aug_set.split("+") if o not in AUG_OPS] if d.aug_set not in AUG_SETS else []
+        if bad:
+            raise ConfigError(f"--aug_set={d.aug_set!r}: expected one of {', '.join(AUG_SETS)} or ops joined by '+' "
+                              f"from {', '.join(AUG_OPS)} (unknown: {', '.join(bad)})")
+        if d.heavy_aug or d.hue_aug:
+            raise ConfigError(f"--aug_set={d.aug_set} replaces --heavy_aug / --hue_aug: give one or the other")
     if d.crop_policy not in CROP_POLICIES:
         raise ConfigError(f"--crop_policy={d.crop_policy!r}: expected one of {', '.join(CROP_POLICIES)}")
     if o.optimizer not in OPTIMIZERS:
@@ -230,6 +280,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--loss_weighting={o.loss_weighting!r}: expected one of {', '.join(LOSS_WEIGHTINGS)}")
     if not 0.0 <= s.prob <= 1.0:
         raise ConfigError(f"--ssl_prob={s.prob}: expected a probability in [0, 1]")
+    validate_mnn(cfg.mnn)
     if cfg.epochs <= 0 or cfg.batch_size <= 0:
         raise ConfigError(f"--epochs={cfg.epochs} --batch_size={cfg.batch_size}: expected positive integers")
     if cfg.scale not in ("paper", "smoke"):
@@ -238,6 +289,41 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--mixed_precision={cfg.mixed_precision!r}: expected auto, on or off")
     if cfg.strategy not in ("auto", "one_device", "mirrored", "multi_worker"):
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected auto, one_device, mirrored or multi_worker")
+
+
+def validate_mnn(n: MNNConfig) -> None:
+    alphas = {"alpha_ed": n.alpha_ed, "alpha_ae": n.alpha_ae, "alpha_heatmap": n.alpha_heatmap,
+              "alpha_visibility": n.alpha_visibility}
+    for name, v in alphas.items():
+        if not v >= 0.0:
+            raise ConfigError(f"--mnn_{name}={v}: expected a weight >= 0")
+    if not 0.0 <= n.translate < 0.5:
+        raise ConfigError(f"--mnn_translate={n.translate}: expected a fraction of the crop in [0, 0.5)")
+    if not 0.0 <= n.scale < 1.0:
+        raise ConfigError(f"--mnn_scale={n.scale}: expected a fraction in [0, 1)")
+    if len(n.hsv) != 2 or not 0.0 < n.hsv[0] <= n.hsv[1]:
+        raise ConfigError(f"--mnn_hsv={','.join(map(str, n.hsv))}: expected two multipliers 0 < lo <= hi")
+    if not 0.0 <= n.occlusion_prob <= 1.0:
+        raise ConfigError(f"--mnn_occlusion_prob={n.occlusion_prob}: expected a probability in [0, 1]")
+    if len(n.occlusion_size) != 2 or not 0.0 < n.occlusion_size[0] <= n.occlusion_size[1] <= 1.0:
+        raise ConfigError(f"--mnn_occlusion_size={','.join(map(str, n.occlusion_size))}: expected two fractions "
+                          f"0 < lo <= hi <= 1 of the input side")
+
+
+def aug_ops(d: DataConfig) -> Tuple[str, ...]:
+    """The image-only augmentation ops of ``d``, in the order applied (``hmtl_tf.data.augment`` runs them).
+
+    ``d.aug_set`` when set (a name of AUG_SETS, or ops joined by "+"); else the legacy fields of old run configs:
+    the ``aug_level`` set, plus the ETH-XGaze heavy set (``heavy_aug``), plus ``hue`` (``hue_aug``).
+    """
+    if d.aug_set:
+        return AUG_SETS[d.aug_set] if d.aug_set in AUG_SETS else tuple(d.aug_set.split("+"))
+    ops = list(AUG_SETS[LEVEL_AUG_SETS.get(d.aug_level, "none")])
+    if d.heavy_aug:
+        ops += [o for o in AUG_SETS["eth_heavy"] if o not in ops]
+    if d.hue_aug and "hue" not in ops:
+        ops.append("hue")
+    return tuple(ops)
 
 
 def make_config(scale: str = "paper", overrides: Optional[Dict[str, Any]] = None) -> TrainConfig:

@@ -5,6 +5,7 @@ ResNet50), with small images and few epochs. The test crops are the ``visible`` 
 the reference boxes include the (-1, 452) sentinels of invisible points, which makes most crops ~3x the face,
 i.e. a ~20 px head at 64 px (DATA_FACTS 2.2); the table also gives the reference-crop MAE. Writes into ``--out``:
   ``table.md``            Table-2-style MAE (yaw, pitch, roll, mean) of SL, HMTL and the predict-the-mean baseline
+                          (+ the HMTL puzzle heads' own accuracy beside its chance level)
   ``learning_curves.png`` validation MAE per epoch, both models
   ``contact_sheet.png``   test crops with predicted (solid) and true (thin) axes, the better model
   ``runs/sl``, ``runs/hmtl``  the two run directories (config, history, checkpoints, inference model, metrics)
@@ -49,14 +50,26 @@ def mean_baseline(cfg: C.TrainConfig, train, val) -> dict:
     return mae_table(np.broadcast_to(mean, true.shape), true, angles)
 
 
+def pretext_cell(summary) -> str:
+    """``acc (chance)`` of a metrics.json ``_pretext`` summary, e.g. ``0.412 (0.111)``; ``—`` when empty."""
+    if not summary or summary.get("ssl_acc") is None:
+        return "—"
+    chance = summary.get("ssl_chance")
+    return f"{summary['ssl_acc']:.3f}" + ("" if chance is None else f" ({chance:.3f})")
+
+
 def write_table(path: str, blocks) -> str:
-    """``blocks``: [(test-set title, [(method, MAE dict), ...]), ...] -> one Markdown table per test set."""
+    """``blocks``: [(test-set title, [(method, MAE dict), ...]), ...] -> one Markdown table per test set.
+
+    The last column is the SSL heads' pretext accuracy (chance), from the MAE dict's optional ``pretext`` entry
+    (a metrics.json ``_pretext`` summary: last epoch's training batches); ``—`` for a method without SSL heads."""
     lines = []
     for title, rows in blocks:
-        lines += [f"**{title}**", "", "| method | yaw | pitch | roll | mean | n |", "|---|---|---|---|---|---|"]
+        lines += [f"**{title}**", "", "| method | yaw | pitch | roll | mean | n | pretext acc (chance) |",
+                  "|---|---|---|---|---|---|---|"]
         for name, r in rows:
             lines.append(f"| {name} | {r['yaw']:.3f} | {r['pitch']:.3f} | {r['roll']:.3f} | {r['mean']:.3f} | "
-                         f"{r['n']} |")
+                         f"{r['n']} | {pretext_cell(r.get('pretext'))} |")
         lines.append("")
     text = "\n".join(lines)
     with open(path, "w") as f:
@@ -123,7 +136,8 @@ def main(argv):
         rows = [("predict the training mean", mean_baseline(sl, tr, va))]
         for name, c in (("SL (HopeNet)", sl), ("HMTL 3x3 puzzle, flag 3", hmtl)):
             done = train.read_json(os.path.join(c.run, "metrics.json"), {}) or {}
-            rows.append((name, done[dataset] if dataset in done else evaluate_run(c.run, dataset)))
+            mae = done[dataset] if dataset in done else evaluate_run(c.run, dataset)
+            rows.append((name, dict(mae, pretext=done.get("_pretext") or {})))
         blocks.append((title, rows))
     table = write_table(os.path.join(out, "table.md"), blocks)
     plot_curves(os.path.join(out, "learning_curves.png"), [("SL", sl.run), ("HMTL", hmtl.run)])

@@ -168,7 +168,31 @@ def pretext_loss(outputs, labels):
     return ssl_cross_entropy([labels[k] for k in keys], [outputs[k] for k in keys])
 
 
+def pretext_batch_accuracy(outputs, labels) -> Dict[str, object]:
+    """Batch-mean pretext accuracy of the same forward pass, logged like the HMTL training model's:
+    ``ssl_acc_<head>``, ``ssl_acc`` (mean over heads); tie-split top-1 (``hmtl_tf.metrics.pretext_accuracy``)."""
+    import tensorflow as tf
+
+    from hmtl_tf import metrics
+
+    keys = sorted(labels)
+    acc = metrics.pretext_accuracies(labels, outputs, keys)
+    out = {f"{metrics.ACC_PREFIX}{k}": tf.reduce_mean(acc[k]) for k in keys}
+    out["ssl_acc"] = tf.reduce_mean(acc["mean"])
+    return out
+
+
+def pretext_chance(method: str) -> float:
+    """Chance level of ``ssl_acc`` for a pretext ``method``: 1 / classes of each head, averaged over the heads."""
+    from hmtl_tf import metrics
+    from hmtl_tf.models.heads import ssl_head_specs
+
+    return metrics.pretext_chance([k for _, n, k in ssl_head_specs(method) for _ in range(n)])
+
+
 def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
+    """``step(batch) -> (loss, probe_loss, accuracies)``; ``accuracies``: :func:`pretext_batch_accuracy` for a
+    pretext task, ``{}`` for Barlow Twins."""
     import tensorflow as tf
 
     from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
@@ -177,13 +201,14 @@ def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
         if spec.method in BARLOW:
             z1 = model(batch["x"], training=True)["embedding"]
             z2 = model(batch["x2"], training=True)["embedding"]
-            return barlow_twins_loss(z1, z2, spec.lambd)
-        return pretext_loss(model(batch["x"], training=True), batch["labels"])
+            return barlow_twins_loss(z1, z2, spec.lambd), {}
+        outputs = model(batch["x"], training=True)
+        return pretext_loss(outputs, batch["labels"]), pretext_batch_accuracy(outputs, batch["labels"])
 
     @tf.function
     def step(batch):
         with tf.GradientTape() as tape:
-            loss = ssl_loss(batch)
+            loss, acc = ssl_loss(batch)
         variables = model.trainable_variables
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         probe_loss = tf.constant(0.0)
@@ -193,7 +218,7 @@ def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
                 probe_loss = tf.reduce_mean(tf.abs(probe(feats, training=True) - batch["angles"]))
             pv = probe.trainable_variables
             probe_opt.apply_gradients(zip(ptape.gradient(probe_loss, pv), pv))
-        return loss, probe_loss
+        return loss, probe_loss, acc
     return step
 
 
@@ -268,20 +293,25 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     if probe is not None and val is not None:
         val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1])
     step = make_train_step(model, backbone, probe, opt, probe_opt, spec)
+    chance = pretext_chance(spec.method) if spec.method in PRETEXT else None
     if start < cfg.epochs:
         it = iter(train_dataset(train, cfg, spec.method, spe, start))
         for epoch in range(start, cfg.epochs):
-            t0, losses, plosses = time.time(), [], []
+            t0, losses, plosses, accs = time.time(), [], [], []
             for _ in range(spe):
-                loss, ploss = step(next(it))
+                loss, ploss, acc = step(next(it))
                 losses.append(float(loss))
                 plosses.append(float(ploss))
+                accs.append({k: float(v) for k, v in acc.items()})
             if not all(map(lambda v: v == v and abs(v) != float("inf"), losses)):
                 raise SystemExit(f"error: pre-training loss became {losses[-1]} at epoch {epoch + 1}; "
                                  f"last good checkpoint in {stem}.ckpt")
             row = {"epoch": epoch + 1, "lr": float(opt.learning_rate.numpy()) if hasattr(opt.learning_rate, "numpy")
                    else float(opt.learning_rate), "loss": sum(losses) / len(losses),
                    "seconds": round(time.time() - t0, 2)}
+            if accs and accs[0]:  # pretext task: per-epoch mean over the training batches, and chance
+                row.update({k: sum(a[k] for a in accs) / len(accs) for k in accs[0]})
+                row["ssl_chance"] = chance
             if probe is not None:
                 row["probe_loss"] = sum(plosses) / len(plosses)
                 if val_ds is not None:

@@ -359,6 +359,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
 def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, build_inference=None) -> None:
     """Best weights -> inference model (.keras + SavedModel) -> validation metrics -> DONE."""
     from hmtl_tf.evaluate import evaluate_model
+    from hmtl_tf.metrics import pretext_summary
 
     if build_inference is None:
         from hmtl_tf.models.hmtl import build_inference_model as build_inference
@@ -377,6 +378,7 @@ def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, buil
         metrics[name] = evaluate_model(inference, cfg, val[0], val[1])
     metrics["_run"] = {"best_epoch": state.get("best_epoch"), "epochs": state.get("epoch"), "init": state.get("init"),
                        "scale": cfg.scale}
+    metrics["_pretext"] = pretext_summary(state.get("history") or [], state.get("best_epoch"))  # {} without SSL
     write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
     with open(os.path.join(run_dir, "DONE"), "w") as f:
         f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))

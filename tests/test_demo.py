@@ -17,7 +17,11 @@ def test_table_has_one_block_per_test_set(tmp_path):
     text = demo.write_table(str(tmp_path / "t.md"), [("A crops", [("SL", r)]), ("B crops", [("SL", r), ("HMTL", r)])])
     assert text == open(tmp_path / "t.md").read()
     assert text.count("| method | yaw | pitch | roll | mean | n |") == 2 and "**B crops**" in text
-    assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 |" in text
+    assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 | — |" in text  # no SSL heads: no pretext accuracy
+    pre = dict(r, pretext={"ssl_acc": 0.5, "ssl_chance": 1 / 9})
+    text = demo.write_table(str(tmp_path / "t.md"), [("A crops", [("HMTL", pre)])])
+    assert "| method | yaw | pitch | roll | mean | n | pretext acc (chance) |" in text
+    assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 | 0.500 (0.111) |" in text
 
 
 def test_mean_baseline_is_the_mae_of_the_training_mean():

@@ -79,8 +79,15 @@ def test_train_step_updates_backbone_and_probe(method, tmp_path):
     batch = P.batch_transform(method, cfg, 1, 0)(tf.constant(0, tf.int64), _batch())
     before = [w.numpy().copy() for w in backbone.trainable_weights[:3]]
     pw = probe.get_layer("probe_dense").kernel.numpy().copy()
-    loss, ploss = step(batch)
+    loss, ploss, acc = step(batch)
     assert np.isfinite(float(loss)) and float(loss) > 0 and float(ploss) > 0
+    if method in P.PRETEXT:  # the pretext accuracy of the same forward pass, per head and their mean
+        assert set(acc) == {"ssl_acc"} | {f"ssl_acc_rotation_{i}" for i in range(4)}
+        assert all(0.0 <= float(v) <= 1.0 for v in acc.values())
+        assert np.isclose(float(acc["ssl_acc"]), np.mean([float(acc[f"ssl_acc_rotation_{i}"]) for i in range(4)]))
+        assert P.pretext_chance(method) == 0.25
+    else:
+        assert acc == {}
     assert any(not np.allclose(b, w.numpy()) for b, w in zip(before, backbone.trainable_weights[:3]))
     assert not np.allclose(pw, probe.get_layer("probe_dense").kernel.numpy())
 
@@ -141,5 +148,10 @@ def test_pretrain_cli_smoke_resumes_and_writes_backbone(tmp_path, method):
     assert "resuming after epoch 1" in second.stdout
     hist = (tmp_path / "pre.history.csv").read_text().splitlines()
     assert len(hist) == 3 and "probe_val_mae_mean" in hist[0]
+    if method in P.PRETEXT:  # pretext accuracy and its chance level (1/4 for the 2x2 puzzle) every epoch
+        import pandas as pd
+        h = pd.read_csv(tmp_path / "pre.history.csv")
+        assert {"ssl_acc", "ssl_chance", "ssl_acc_puzzle_0", "ssl_acc_puzzle_3"} <= set(h.columns)
+        assert list(h["ssl_chance"]) == [0.25, 0.25] and h["ssl_acc"].between(0, 1).all()
     from hmtl_tf.models.backbone import build_backbone
     build_backbone("resnet50", (SIZE, SIZE, 3), str(out))  # loads into a fresh backbone

@@ -247,6 +247,9 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
     size = cfg.data.image_size
     d, s = cfg.data, cfg.ssl
     zoom_on = training and aug.uses_zoom(d.aug_level, d.heavy_aug)
+    mnn_aug = None
+    if training and cfg.mnn.augment:  # MNN rows' own set (their Sec. 4.2): scale/shift in the box, HSV, occlusion
+        from hmtl_tf.mnn import augment as mnn_aug
     for name in cfg.model.angles:
         if name not in ANGLE_INDEX:
             raise ValueError(f"model.angles: unknown angle {name!r}; expected yaw, pitch, roll")
@@ -256,7 +259,11 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
         aug_seed = _sub(seed, _TAG_AUG)
         k = sample_k(ex, _sub(seed, _TAG_K) if training else None)
         zoom = aug.zoom_factor(aug_seed) if zoom_on else 1.0
-        box = crop_box(ex, k, zoom)
+        if mnn_aug is not None:
+            zoom, shift = mnn_aug.crop_jitter(aug_seed, size, cfg.mnn, zoom)
+            box = crop_box(ex, k, zoom, shift, size)
+        else:
+            box = crop_box(ex, k, zoom)
         image = decode_crop(ex["image/encoded"], box, size)
         ypr = ex["pose/ypr"]
         if "roll" in cfg.model.angles:
@@ -267,6 +274,8 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
             lm, vis = landmarks_to_input(ex, box, size)
         if training:
             image, ypr, lm, vis = train_transform(image, ypr, aug_seed, cfg, lm, vis)
+        if mnn_aug is not None:
+            image, vis = mnn_aug.appearance(image, aug_seed, cfg.mnn, lm, vis)
         targets: Dict[str, tf.Tensor] = {name: ypr[ANGLE_INDEX[name]] for name in cfg.model.angles}
         if training and s.task != "none":
             image, ssl_t = ssl_tasks.apply_ssl_task(image, s.task, _sub(seed, _TAG_SSL), s.prob,

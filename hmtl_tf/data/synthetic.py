@@ -821,32 +821,72 @@ def _render_450(seed: int, dataset: str, index: int, params: HeadParams, ypr, sc
     return out
 
 
+def _w300lp_item(root: str, seed: int, item) -> Tuple[dict, bool]:
+    """Renders and writes one 300W-LP sample and its ``_Flip`` copy (files that exist are kept); returns its
+    ground truth ``{source_id: ...}`` and whether anything was written. A pure function of (seed, item)."""
+    size = (450, 450)
+    f, k, subset, name, params, (ypr, scale, shift) = item
+    paths = [os.path.join(root, sub, name + ext) for sub in (subset, subset + "_Flip") for ext in (".jpg", ".mat")]
+    draw = not all(os.path.exists(q) for q in paths)
+    out = _render_450(seed, "300w_lp", f, params, ypr, scale, shift, draw)
+    mrng = _rng(seed, "300w_lp", f, 2 + k)
+    keys = _fit_params(mrng, params, out.pose_para, _box68(out.landmarks[:68]))
+    mat = {"pt2d": out.landmarks[:68].T.astype(np.float64), "roi": keys["roi"], **{
+        q: keys[q] for q in ("Illum_Para", "Color_Para", "Tex_Para", "Shape_Para", "Exp_Para", "Pose_Para")}}
+    # the mirrored copy: image flipped, (pitch, -yaw, -roll), x -> W + 1 - x, iBUG indices re-paired
+    fl = out.landmarks[:68][FLIP_68].copy()
+    fl[:, 0] = size[0] + 1.0 - fl[:, 0]
+    fpose = out.pose_para * np.array([1, -1, -1, -1, 1, 1, 1.0]) + np.array([0, 0, 0, size[0] + 1.0, 0, 0, 0])
+    fmat = dict(mat, pt2d=fl.T.copy(), Pose_Para=fpose.astype(np.float32)[None])
+    written = False
+    if draw:
+        written |= _write(paths[0], _jpg(out.image))
+        written |= _write(paths[1], _mat(mat))
+        written |= _write(paths[2], _jpg(np.ascontiguousarray(out.image[:, ::-1])))
+        written |= _write(paths[3], _mat(fmat))
+    gt = {f"{subset}/{name}": _gt(out, ypr),
+          f"{subset}_Flip/{name}": {"ypr": angles.flip_ypr(ypr), "landmarks68": fl,
+                                    "visibility68": out.visibility[:68][FLIP_68].copy(), "pose_para": fpose}}
+    return gt, written
+
+
+def _w300lp_chunk(args) -> List[Tuple[dict, bool]]:
+    root, seed, items = args
+    return [_w300lp_item(root, seed, it) for it in items]
+
+
+def render_workers(n: int) -> int:
+    """Processes used to render ``n`` samples: 1 for small sets (a process start costs ~2 s), else the cores
+    (``HMTL_RENDER_WORKERS`` overrides). The output is identical for any count: every sample is a pure function
+    of (seed, index)."""
+    env = os.environ.get("HMTL_RENDER_WORKERS")
+    if env:
+        return max(1, int(env))
+    return 1 if n < 600 else max(1, min(os.cpu_count() or 1, 8))
+
+
 def _write_300wlp(root: str, seed: int, n: int, progress: bool) -> dict:
-    gt, size = {}, (450, 450)
+    gt = {}
     prog = _Progress("300W_LP", n, progress)
-    for f, k, subset, name, params, (ypr, scale, shift) in _w300lp_plan(seed, n):
-        paths = [os.path.join(root, sub, name + ext) for sub in (subset, subset + "_Flip") for ext in (".jpg", ".mat")]
-        draw = not all(os.path.exists(q) for q in paths)
-        out = _render_450(seed, "300w_lp", f, params, ypr, scale, shift, draw)
-        mrng = _rng(seed, "300w_lp", f, 2 + k)
-        keys = _fit_params(mrng, params, out.pose_para, _box68(out.landmarks[:68]))
-        mat = {"pt2d": out.landmarks[:68].T.astype(np.float64), "roi": keys["roi"], **{
-            q: keys[q] for q in ("Illum_Para", "Color_Para", "Tex_Para", "Shape_Para", "Exp_Para", "Pose_Para")}}
-        # the mirrored copy: image flipped, (pitch, -yaw, -roll), x -> W + 1 - x, iBUG indices re-paired
-        fl = out.landmarks[:68][FLIP_68].copy()
-        fl[:, 0] = size[0] + 1.0 - fl[:, 0]
-        fpose = out.pose_para * np.array([1, -1, -1, -1, 1, 1, 1.0]) + np.array([0, 0, 0, size[0] + 1.0, 0, 0, 0])
-        fmat = dict(mat, pt2d=fl.T.copy(), Pose_Para=fpose.astype(np.float32)[None])
-        written = False
-        if draw:
-            written |= _write(paths[0], _jpg(out.image))
-            written |= _write(paths[1], _mat(mat))
-            written |= _write(paths[2], _jpg(np.ascontiguousarray(out.image[:, ::-1])))
-            written |= _write(paths[3], _mat(fmat))
-        gt[f"{subset}/{name}"] = _gt(out, ypr)
-        gt[f"{subset}_Flip/{name}"] = {"ypr": angles.flip_ypr(ypr), "landmarks68": fl,
-                                       "visibility68": out.visibility[:68][FLIP_68].copy(), "pose_para": fpose}
-        prog.step(written)
+    plan = _w300lp_plan(seed, n)
+    workers = render_workers(n)
+    if workers == 1:
+        results = (_w300lp_item(root, seed, it) for it in plan)
+        for g, written in results:
+            gt.update(g)
+            prog.step(written)
+        return gt
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = 50
+    jobs = [(root, seed, plan[i:i + chunk]) for i in range(0, len(plan), chunk)]
+    # fork: works from any caller (spawn re-imports an unguarded __main__); the children run numpy / OpenCV only
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for part in pool.map(_w300lp_chunk, jobs):
+            for g, written in part:
+                gt.update(g)
+                prog.step(written)
     return gt
 
 

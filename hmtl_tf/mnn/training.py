@@ -2,8 +2,8 @@
 
 Targets (pipeline with ``with_landmarks=True``): ``yaw``/``pitch``/``roll`` degrees (B,), ``landmarks``
 (B, 68, 2) model-input pixels, ``visibility`` (B, 68), optionally ``landmarks_present`` (B,). Terms whose
-targets are absent (e.g. a validation set without landmarks) or whose task is off (``cfg.model.tasks``)
-are skipped. Logs: ``loss``, ``loss_{ed,ae,heatmap,visibility}`` (unweighted), ``mae_{angle}``,
+targets are absent (e.g. a validation set without landmarks), whose task is off (``cfg.model.tasks``) or whose
+Eq. 5 weight ``cfg.mnn.alpha_*`` is 0 are skipped. Logs: ``loss``, ``loss_{ed,ae,heatmap,visibility}`` (unweighted), ``mae_{angle}``,
 ``mae_mean`` (p^ED, degrees) and ``nme`` (percent, Eq. 7, bounding-box height) with a decoder.
 """
 from __future__ import annotations
@@ -24,10 +24,16 @@ from hmtl_tf.models.mnn import task_set
 from hmtl_tf.models.fit_model import FitModel
 
 TERMS = ("ed", "ae", "heatmap", "visibility")
-# alpha_{p1}, alpha_{p2}, alpha_h, alpha_v of Eq. 5. The paper tunes them from the converged single-task
-# loss magnitudes without publishing values; with ED in degrees, AE in 256-px pixels and the heatmap CE in
-# nats the converged magnitudes are of the same order, so all are 1 by default.
+# alpha_{p1}, alpha_{p2}, alpha_h, alpha_v of Eq. 5: the named options ``cfg.mnn.alpha_{ed,ae,heatmap,visibility}``
+# (flags ``--mnn_alpha_*``). The paper tunes them from the converged single-task loss magnitudes without
+# publishing values; with ED in degrees, AE in 256-px pixels and the heatmap CE in nats the converged magnitudes
+# are of the same order, so all are 1 by default. A weight of 0 switches its term off (not computed, not logged).
 DEFAULT_WEIGHTS: Mapping[str, float] = {"ed": 1.0, "ae": 1.0, "heatmap": 1.0, "visibility": 1.0}
+
+
+def config_weights(cfg: TrainConfig) -> Dict[str, float]:
+    """The Eq. 5 weights of ``cfg.mnn``: ``{"ed": alpha_ed, "ae": alpha_ae, "heatmap": ..., "visibility": ...}``."""
+    return {t: float(getattr(cfg.mnn, f"alpha_{t}")) for t in TERMS}
 SIGMA_FRACTION = 1.0 / 64.0   # target Gaussian sigma = S / 64 input pixels (1 px at 64 px, 4 px at 256 px)
 
 
@@ -49,14 +55,17 @@ class TrainingModel(FitModel):
         ts = task_set(cfg.model.tasks)
         outs = network.output
         self.angles = tuple(cfg.model.angles)
-        self.terms = tuple(t for t in TERMS if t in ts.losses)
+        self.alpha = {**config_weights(cfg), **(weights or {})}
+        self.terms = tuple(t for t in TERMS if t in ts.losses and self.alpha[t] > 0)
+        if not self.terms:
+            raise ValueError(f"--family=mnn --tasks={cfg.model.tasks or 'all'}: every loss of the task set has "
+                             f"weight 0 ({', '.join(f'--mnn_alpha_{t}' for t in TERMS if t in ts.losses)})")
         if "ae" in self.terms and set(self.angles) != {"yaw", "pitch", "roll"}:
             raise ValueError("--family=mnn --tasks=all: the alignment loss needs yaw, pitch and roll labels")
         self.image_size = int(cfg.data.image_size)
         self.has_heatmaps = "heatmaps" in outs
         self.stride = self.image_size / float(outs["heatmaps"].shape[1]) if self.has_heatmaps else 1.0
         self.sigma = SIGMA_FRACTION * self.image_size
-        self.alpha = {**DEFAULT_WEIGHTS, **(weights or {})}
         if "ae" in self.terms:
             pts = mean_face if mean_face is not None else mean_face_for(cfg).points
             self.mean_face = tf.constant(np.asarray(pts, np.float32))

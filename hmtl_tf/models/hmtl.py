@@ -81,7 +81,8 @@ class MultiTaskModel(FitModel):
     cross-entropies of the present SSL targets (absent in validation). Task losses are combined by
     ``cfg.optim.loss_weighting`` (fixed: ``sum + ssl.weight * ssl``; uncertainty; geometric). Every batch
     statistic is taken over the global batch (all replicas), so MirroredStrategy = one device.
-    Logs: ``loss``, ``loss_{task}`` (unweighted task losses), ``mae_{angle}``, ``mae_mean`` (degrees).
+    Logs: ``loss``, ``loss_{task}`` (unweighted task losses), ``mae_{angle}``, ``mae_mean`` (degrees); with SSL
+    heads, on training batches, ``ssl_acc_{head}``, ``ssl_acc`` (mean over heads) and ``ssl_chance``.
     """
 
     def __init__(self, network: keras.Model, cfg: TrainConfig, **kwargs):
@@ -99,6 +100,11 @@ class MultiTaskModel(FitModel):
             self.log_vars = self.add_weight(shape=(len(self.tasks),), initializer="zeros", name="log_vars")
         self.task_trackers = [keras.metrics.Mean(name=f"loss_{t}") for t in self.tasks]
         self.mae_trackers = [keras.metrics.Mean(name=f"mae_{a}") for a in self.angles + ("mean",)]
+        # SSL pretext accuracy (metrics.pretext_accuracy): per head, the mean over heads, and its chance level
+        self.ssl_classes = tuple(int(network.output[k].shape[-1]) for k in self.ssl_keys)
+        self.ssl_trackers = [keras.metrics.Mean(name=f"{metrics.ACC_PREFIX}{k}") for k in self.ssl_keys]
+        if self.ssl_keys:
+            self.ssl_trackers += [keras.metrics.Mean(name="ssl_acc"), keras.metrics.Mean(name="ssl_chance")]
 
     def call(self, inputs, training=None):
         return self.network(inputs, training=training)
@@ -143,10 +149,27 @@ class MultiTaskModel(FitModel):
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """MAE in degrees per angle and their mean on the decoded SH outputs."""
+        """MAE in degrees per angle and their mean on the decoded SH outputs; with SSL targets (training batches
+        only: validation images are never puzzled) the pretext accuracy ``ssl_acc_<head>``, their mean ``ssl_acc``
+        and its chance level ``ssl_chance`` (ties split, see ``metrics.pretext_accuracy``), from the same
+        forward pass. Without SSL targets those keys are left out of the logs (no ``val_ssl_acc``)."""
         deg = self.decode(y_pred)
         errors = [metrics.absolute_errors(y[a], deg[a]) for a in self.angles]
         for err, tracker in zip(errors, self.mae_trackers):
             tracker.update_state(err)
         self.mae_trackers[-1].update_state(tf.add_n(errors) / float(len(errors)))
-        return self.get_metrics_result()
+        present = [k for k in self.ssl_keys if k in y]
+        if present:
+            acc = metrics.pretext_accuracies(y, y_pred, present)
+            classes = dict(zip(self.ssl_keys, self.ssl_classes))
+            chance = metrics.pretext_chance([classes[k] for k in present])
+            trackers = {t.name: t for t in self.ssl_trackers}
+            for k in present:
+                trackers[f"{metrics.ACC_PREFIX}{k}"].update_state(acc[k])
+            trackers["ssl_acc"].update_state(acc["mean"])
+            trackers["ssl_chance"].update_state(tf.fill(tf.shape(acc["mean"]), chance))
+        result = self.get_metrics_result()
+        if not present:
+            for t in self.ssl_trackers:
+                result.pop(t.name, None)
+        return result

@@ -3,7 +3,8 @@
 All eight subset folders (the four originals and their ``_Flip`` copies, 122,450 images) are read in
 sorted order; ``Code/`` and ``landmarks/`` are ignored and a missing subset is reported, not fatal.
 Labels: ``Pose_Para`` -> (yaw, pitch, roll) degrees (angles.pose_para_to_ypr); ``pt2d`` (2, 68) -> (68, 2),
-also the 68 landmarks.
+also the 68 landmarks, whose visibility is their self-occlusion under the labelled pose
+(:func:`visibility.self_occlusion_visibility`: the files hold no 3-D landmark or visibility data).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ... import angles
 from ..sample import DataError, RawSample
 from . import _common
 from .images import load_rgb
+from .visibility import self_occlusion_visibility
 
 NAME = "300w_lp"
 SUBSETS = ("AFW", "AFW_Flip", "HELEN", "HELEN_Flip", "IBUG", "IBUG_Flip", "LFPW", "LFPW_Flip")
@@ -61,5 +63,5 @@ def iter_samples(root, *, split: Optional[str] = None, boxes=None, subsets: Sequ
             name = f"{subset}/{jpg.stem}"
             box, _ = _common.lookup_box(boxes, f"{name}.jpg", jpg.name)
             yield RawSample(source_id=name, dataset=NAME, ypr=ypr, load_image=lambda p=jpg: load_rgb(p),
-                            split="train", subject=subset, pt2d=pt2d, landmarks68=pt2d, box=box,
-                            image_path=str(jpg))
+                            split="train", subject=subset, pt2d=pt2d, landmarks68=pt2d,
+                            visibility68=self_occlusion_visibility(ypr), box=box, image_path=str(jpg))
