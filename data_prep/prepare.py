@@ -8,7 +8,9 @@ writes ``DIR/<dataset>/``: ``<split>-NNNNN-of-MMMMM.tfrecord`` (records.encode_e
 outer region, clipped to the image, is stored), a ``.ids.json`` sidecar per shard, ``manifest.csv`` (one row
 per source file and split), ``summary.json`` and ``prepare_config.json``.
 
-Splits: 300w_lp -> train; aflw2000 -> test (|angles| <= 99: 1,969 of 2,000) and test_full (all);
+Splits: 300w_lp -> train (all eight subset folders, each counted in ``summary.json`` ``splits.train.subsets``:
+training chooses them, ``--w300lp_subsets``, without another conversion); aflw2000 -> test (|angles| <= 99:
+1,969 of 2,000) and test_full (all);
 biwi -> test (<= 99) plus p3_train / p3_test from the KD-OE box ``type`` (their protocol 3);
 eth_xgaze -> train, val (subjects 0108, 0109, 0111), test. BIWI may also be FSA-Net's pre-cropped npz
 (``--root=BIWI_noTrack.npz``, crop policy ``none``).
@@ -42,7 +44,7 @@ from hmtl_tf.data.sources import biwi, get_reader
 from hmtl_tf.data.sources.boxes import BoxFile, load_boxes
 from hmtl_tf.data.sources.images import clip_box, encode_jpeg
 
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2  # 2: 300W-LP landmark visibility from the pose (issue 12.10); shards of 1 are rewritten
 CONFIG_FILE = "prepare_config.json"
 MANIFEST_COLUMNS = ("file", "split", "yaw", "pitch", "roll", "x0", "y0", "x1", "y1", "kept", "reason")
 NOTE_REASONS = ("missing_subset", "missing_file", "bad_calibration")   # reported, not per-file skips
@@ -228,6 +230,8 @@ def _read_sidecar(out_dir: str, name: str, rows: List[Row]) -> Optional[dict]:
         return None
     if side.get("ids") != [r.source_id for r in rows] or side.get("plan_digest") != _plan_digest(rows):
         return None
+    if side.get("prepare_version", 1) != PREPARE_VERSION:  # written by an older converter: its records differ
+        return None
     return side
 
 
@@ -398,6 +402,10 @@ def summary_dict(opts: Options, policy: str, boxes, plan: Plan, layout) -> dict:
         s = splits.setdefault(r.split or "(unlisted)", {"kept": 0, "skipped": {}, "shards": []})
         if r.kept:
             s["kept"] += 1
+            if opts.dataset == "300w_lp":  # per subset folder: the pipeline's --w300lp_subsets count
+                subset = r.source_id.split("/", 1)[0]
+                counts = s.setdefault("subsets", {})
+                counts[subset] = counts.get(subset, 0) + 1
         else:
             s["skipped"][r.reason] = s["skipped"].get(r.reason, 0) + 1
             skipped[r.reason] = skipped.get(r.reason, 0) + 1

@@ -15,23 +15,28 @@ random init, the budgets of ``experiments.rows`` (SMOKE_*) for stage 1 and ``SMO
 stage 2; the ensemble keeps K=15, d=5 in input pixels (so a larger shift relative to the 64-px face).
 
 Choices where their text is silent or our framework differs (stated in the row notes too):
-- Photometric augmentation: theirs is Albumentations (HSV/CLAHE/Equalize/Solarize, channel shuffle/dropout,
-  median blur, shadow/ISO noise, coarse dropout); ours is ``--aug_level=2`` (contrast, blur, down-scale, cutout,
-  central zoom). Pose augmentations as theirs: flip p=0.5 and ``--rotate_deg=15`` with exact labels.
+- 300W-LP with its ``_Flip`` folders (``--w300lp_subsets=all``, 122,450 images: "The 300W-LP dataset contains 122450
+  images", their §4.1; the HMTL rows use the 61,225 originals). No LR warm-up (their §5.2-5.3 state none).
+- Augmentation (§4.3), in their order: the pose augmentations first (flip p=0.5, ``--rotate_deg=15`` with exact
+  labels), then their Albumentations list re-stated in TF (``--aug_set=kdoe``, ``hmtl_tf.data.augment``, the
+  library's 1.x defaults): OneOf(HueSaturationValue, CLAHE, Equalize, Solarize) p=0.5, OneOf(ChannelShuffle,
+  ChannelDropout) p=0.5, MedianBlur p=0.5, OneOf(RandomShadow, ISONoise) p=0.5, CoarseDropout p=0.5. No central
+  zoom or down-scaling (they would change the box scale the offset ensemble shifts by).
 - Stage 2 uses stored teacher distributions (ensemble of each training crop and of its mirror image, computed
-  once): flip stays exact, the ±15° rotation is off in stage 2 (``--teacher_mode=on_the_fly`` would keep it at
-  49 teacher passes per image and step).
+  once) and the same augmentation (the student inherits stage 1's ``aug_set``): flip stays exact, the photometric
+  list is applied to the student's crop, the ±15° rotation is off in stage 2 (``--teacher_mode=on_the_fly`` would
+  keep it at 49 teacher passes per image and step).
 - ResNet18/34 students start from random weights: Keras ships no ImageNet file for them (theirs: ImageNet);
   pass ``--init=<converted weights file>`` to the distill command to match.
 
 Expected time (paper scale, one modern GPU; FLOP-count estimates as in the README): stage 1 about a day (100
-epochs of 122,450 images, like a Table 2 row); the stored teacher distributions (122,450 images x 2 views x 49
-crops, once for all five students) about a third of that; a student 0.45x (ResNet18) to 2.8x (ResNet152) of stage
-1; the 49-crop evaluations minutes. Expected result: their numbers below, within run-to-run noise.
+epochs of 122,450 images, ~1.8x a Table 2 row of 110 x 61,225); the stored teacher distributions (122,450 images
+x 2 views x 49 crops, once for all five students) about a third of that; a student 0.45x (ResNet18) to 2.8x
+(ResNet152) of stage 1; the 49-crop evaluations minutes. Expected result: their numbers below, within run-to-run noise.
 
 Commands (paper scale; ``python -m experiments.kdoe --print_commands`` prints them for any scale):
   base_r50 (Base ResNet50):
-    python -m hmtl_tf.train --run=runs/paper/kdoe_r50 --scale=paper --family=kdoe --train=300w_lp --val=aflw2000 --backbone=resnet50 --init=imagenet --crop_policy=boxes --optimizer=adam --lr=0.0001 --schedule=constant --epochs=100 --batch_size=128 --flip=true --rotate_deg=15 --aug_level=2 --data_root=data/shards_kdoe
+    python -m hmtl_tf.train --run=runs/paper/kdoe_r50 --scale=paper --family=kdoe --train=300w_lp --val=aflw2000 --backbone=resnet50 --init=imagenet --crop_policy=boxes --optimizer=adam --lr=0.0001 --schedule=constant --epochs=100 --batch_size=128 --flip=true --rotate_deg=15 --aug_set=kdoe --w300lp_subsets=all --data_root=data/shards_kdoe
     python -m hmtl_tf.evaluate --run=runs/paper/kdoe_r50 --dataset=aflw2000
     python -m hmtl_tf.evaluate --run=runs/paper/kdoe_r50 --dataset=biwi
   ensemble (Ensemble K=15 d=5):
@@ -124,7 +129,7 @@ class KDRow(Row):
 # Stage 1 (§5.2): ResNet50 (ImageNet), Adam 1e-4 constant, 100 epochs, batch 128, flip + rotation ±15° (§4.3).
 STAGE1 = flags(family="kdoe", train="300w_lp", val="aflw2000", backbone="resnet50", init="imagenet",
                crop_policy="boxes", optimizer="adam", lr=1e-4, schedule="constant", epochs=100, batch_size=128,
-               flip="true", rotate_deg=15, aug_level=2)
+               flip="true", rotate_deg=15, aug_set="kdoe", w300lp_subsets="all")  # §4.1: "contains 122450 images"
 # Stage 2 (§5.3): one bin-1 head, (0.05 CE + KL(ensemble || student)) / 2, Adam 3e-4, 100 epochs, batch 128.
 STAGE2 = flags(student="resnet50", K=ENSEMBLE[0], d=ENSEMBLE[1], teacher_mode="stored", init="imagenet", lr=3e-4,
                epochs=100, batch_size=128)
@@ -220,6 +225,9 @@ def method_records(rows: Sequence[KDRow], runs_dir: str, scale: str,
         for r in mine:
             sub = R.row_record(5, r, runs_dir, scale, statuses.get(r.key, ""))
             rec.update(scale=sub["scale"], data=sub["data"], run=sub["run"])
+            for k in ("selection", "selected_epoch", "weights"):  # one run per method: one rule (SPEC 8)
+                if sub.get(k) not in (None, ""):
+                    rec[k] = sub[k]
             for k in ("eval", "n", "variant", "status") + tuple(f"{p}_{a}" for p in ("paper", "ours", "diff")
                                                              for a in R.ANGLES):
                 rec[f"{r.dataset}_{k}"] = sub[k]
@@ -240,11 +248,11 @@ def write_markdown(path: str, recs: Sequence[Dict[str, object]], scale: str, dat
     ds = [d for d in DATASETS if any(f"{d}_paper_mean" in r for r in recs)]
     head = ["Method", "Backbone"] + [f"{DATASET_NAMES[d]} {a.capitalize() if a != 'mean' else 'Avg.'}"
                                      for d in ds for a in PAPER_ORDER]
-    head += [f"Δ Avg. {DATASET_NAMES[d]}" for d in ds] + ["Status", "Run"]
+    head += [f"Δ Avg. {DATASET_NAMES[d]}" for d in ds] + ["Weights", "Status", "Run"]
     when = time.strftime("%Y-%m-%d %H:%M")
     lines = [f"# {TITLE}", "", f"Scale: **{scale}** — data: **{data}** — written {when}.",
              "Each MAE cell is `ours (theirs)` in degrees; Δ = ours − theirs; — = no number. Theirs: "
-             "kd-offset-ensemble-head-pose.md Table 5 (2 decimals).", ""]
+             "kd-offset-ensemble-head-pose.md Table 5 (2 decimals).", ""] + R.selection_lines(recs)
     if scale == "smoke":
         lines += [f"Smoke scale: KD-OE's code path on synthetic heads at CPU size (64 px, random init, "
                   f"{SMOKE_EPOCHS} epochs, batch {SMOKE_BATCH}, {SMOKE_MAX_TRAIN} stage-1 / {SMOKE_DISTILL_SAMPLES} "
@@ -255,7 +263,7 @@ def write_markdown(path: str, recs: Sequence[Dict[str, object]], scale: str, dat
         cells += [f"{R._fmt(r.get(f'{d}_ours_{a}'))} ({R._fmt(r.get(f'{d}_paper_{a}'))})"
                   for d in ds for a in PAPER_ORDER]
         cells += [R._fmt(r.get(f"{d}_diff_mean"), signed=True) for d in ds]
-        cells += [_status(r), f"`{r['run']}`" if r.get("run") else ""]
+        cells += [str(r.get("weights") or "—"), _status(r), f"`{r['run']}`" if r.get("run") else ""]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {r['method']}: {r['note']}" for r in recs if r.get("note")]
     if notes:

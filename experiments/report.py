@@ -9,6 +9,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from experiments.plan import read_metrics
+from hmtl_tf.evaluate import selection_label, selection_of
 from experiments.rows import IMAGENET_STANDIN, STANDIN_MARK, Row, smoke_summary
 
 ANGLES = ("yaw", "pitch", "roll", "mean")
@@ -62,11 +63,16 @@ def row_record(table: int, row: Row, runs_dir: str, scale: str, status: str = ""
         rec.update(scale=scale, data=data_kind(run_dir, scale), run=run_dir, eval=row.evaluate,
                    n=ours.get("n", ""), variant=ours.get("variant", ""))
         rec["status"] = "done" if ours else (status or "not run")
+        sel = {k: ours[k] for k in ("selection", "selected_epoch") if k in ours} or (selection_of(metrics) if ours
+                                                                                    else {})
+        rec.update(selection=sel.get("selection", ""), selected_epoch=sel.get("selected_epoch", ""),
+                   weights=selection_label(sel.get("selection"), sel.get("selected_epoch")) if ours else "")
         if used_standin(run_dir):
             rec["init_standin"] = True
             rec.update({k: f"{v}{STANDIN_MARK}" for k, v in row.columns if v == "ImageNet"})
     else:
-        rec.update(scale="", data="", run="", eval="", n="", variant="", status="literature (paper only)")
+        rec.update(scale="", data="", run="", eval="", n="", variant="", status="literature (paper only)",
+                   selection="", selected_epoch="", weights="")
     for a in ANGLES:
         p = getattr(row.paper, a)
         o = _num(ours.get(a)) if ours else None
@@ -115,6 +121,23 @@ def write_csv(path: str, recs: Sequence[Dict[str, object]]) -> None:
     os.replace(tmp, path)
 
 
+SELECTION_NOTE = ("Weights: the rule (and epoch) whose weights produced the row's numbers (SPEC 8) — `final` = the "
+                  "last epoch, no model selection (the default); `best held-out` = the lowest MAE on a held-out "
+                  "part of the training data; `BEST ON TEST` = the epoch picked on the test set itself "
+                  "(optimistic; only on request).")
+BEST_ON_TEST_WARNING = ("**Warning: {n} row(s) report the best epoch on the test set (`BEST ON TEST`): the test set "
+                        "picked their epoch, so their numbers are optimistic and not comparable to final-epoch ones.**")
+
+
+def selection_lines(recs: Sequence[Dict[str, object]]) -> List[str]:
+    """The report's statement of the selection rules behind its numbers (+ a warning for best-on-test rows)."""
+    out = [SELECTION_NOTE]
+    n = sum(r.get("selection") == "best_on_test" for r in recs)
+    if n:
+        out.append(BEST_ON_TEST_WARNING.format(n=n))
+    return out + [""]
+
+
 def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: str, data: str,
                    figures: Sequence[str] = (), failures: Sequence[str] = ()) -> None:
     """A table like the paper's, each MAE cell ``ours (paper)``, then the difference of the averages."""
@@ -122,7 +145,7 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
     head = ["Method"] + list(module.COLUMNS) + [a.capitalize() if a != "mean" else "Average" for a in angles]
     # the SSL heads' pretext accuracy: Tables 1-6 (integer TABLE); a module may set PRETEXT_COLUMN itself
     pretext = bool(getattr(module, "PRETEXT_COLUMN", isinstance(module.TABLE, int)))
-    head += ["Δ Average"] + (["Pretext acc (chance)"] if pretext else []) + ["Status", "Run"]
+    head += ["Δ Average"] + (["Pretext acc (chance)"] if pretext else []) + ["Weights", "Status", "Run"]
     lines = [f"# Table {module.TABLE}: {module.TITLE}", "",
              f"Scale: **{scale}** — data: **{data}** — written {time.strftime('%Y-%m-%d %H:%M')}.",
              "Each MAE cell is `ours (paper)` in degrees; Δ = ours − paper; — = no number.", ""]
@@ -130,6 +153,7 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
         lines[-1:] = ["Pretext acc (chance): the SSL heads' own task (puzzle position / tile rotation), top-1 with "
                       "ties split, mean over the heads on the last epoch's training batches, beside its chance "
                       "level (1/N² puzzle, 1/4 rotation); — = no SSL heads.", ""]
+    lines += selection_lines(recs)
     if scale == "smoke":
         lines += [f"Smoke scale: the paper's code path on synthetic heads at CPU size ({smoke_summary()}); the "
                   "numbers test the machinery, they do not reproduce the paper's.", ""]
@@ -139,7 +163,7 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
         for a in angles:
             cells.append(f"{_fmt(r[f'ours_{a}'])} ({_fmt(r[f'paper_{a}'])})")
         cells += [_fmt(r["diff_mean"], signed=True)] + ([pretext_cell(r)] if pretext else [])
-        cells += [str(r["status"]), f"`{r['run']}`" if r["run"] else ""]
+        cells += [str(r.get("weights") or "—"), str(r["status"]), f"`{r['run']}`" if r["run"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
     if any(r.get("init_standin") for r in recs):
         lines += ["", STANDIN_FOOTNOTE]

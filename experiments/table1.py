@@ -1,47 +1,47 @@
 """Table 1 (Sec. 4.1, Fig. 4): the HMTL branching point (flags 1-4) per SSL task, ETH-XGaze, regression heads.
 
 One training subject, validation subjects 108/109/111, 110 epochs, LR 1e-3 x0.1 at epochs 30 and 40, random zoom
-and hue, dropout 0.4 (SHs) / 0.2 (SSHs), SSL losses x1 (Eq. 1). Reported: MAE on the validation subjects.
+and hue only (``--aug_set=table1``: no contrast, no flip), dropout 0.4 (SHs) / 0.2 (SSHs), SSL losses x1 (Eq. 1). Reported: MAE on the validation subjects.
 
 Commands (paper scale; ``python -m experiments.run --table=1 --print_commands`` prints them for any scale):
   puzzle_rotation2x2_f1 (HMTL puzzling-rotation 2×2, Flag 1):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f1 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle_rotation2x2 --flag=1 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f1 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle_rotation2x2 --flag=1 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle_rotation2x2_f1 --dataset=eth_xgaze
   puzzle_rotation2x2_f2 (HMTL puzzling-rotation 2×2, Flag 2):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f2 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle_rotation2x2 --flag=2 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f2 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle_rotation2x2 --flag=2 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle_rotation2x2_f2 --dataset=eth_xgaze
   puzzle_rotation2x2_f3 (HMTL puzzling-rotation 2×2, Flag 3):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f3 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle_rotation2x2 --flag=3 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f3 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle_rotation2x2 --flag=3 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle_rotation2x2_f3 --dataset=eth_xgaze
   puzzle_rotation2x2_f4 (HMTL puzzling-rotation 2×2, Flag 4):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f4 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle_rotation2x2 --flag=4 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle_rotation2x2_f4 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle_rotation2x2 --flag=4 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle_rotation2x2_f4 --dataset=eth_xgaze
   rotation2x2_f1 (HMTL rotation 2×2, Flag 1):
-    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f1 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=rotation2x2 --flag=1 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f1 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=rotation2x2 --flag=1 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_rotation2x2_f1 --dataset=eth_xgaze
   rotation2x2_f2 (HMTL rotation 2×2, Flag 2):
-    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f2 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=rotation2x2 --flag=2 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f2 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=rotation2x2 --flag=2 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_rotation2x2_f2 --dataset=eth_xgaze
   rotation2x2_f3 (HMTL rotation 2×2, Flag 3):
-    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f3 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=rotation2x2 --flag=3 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f3 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=rotation2x2 --flag=3 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_rotation2x2_f3 --dataset=eth_xgaze
   rotation2x2_f4 (HMTL rotation 2×2, Flag 4):
-    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f4 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=rotation2x2 --flag=4 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_rotation2x2_f4 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=rotation2x2 --flag=4 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_rotation2x2_f4 --dataset=eth_xgaze
   puzzle2x2_f1 (HMTL puzzling 2×2, Flag 1):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f1 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle2x2 --flag=1 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f1 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle2x2 --flag=1 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle2x2_f1 --dataset=eth_xgaze
   puzzle2x2_f2 (HMTL puzzling 2×2, Flag 2):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f2 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle2x2 --flag=2 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f2 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle2x2 --flag=2 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle2x2_f2 --dataset=eth_xgaze
   puzzle2x2_f3 (HMTL puzzling 2×2, Flag 3):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f3 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle2x2 --flag=3 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f3 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle2x2 --flag=3 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle2x2_f3 --dataset=eth_xgaze
   puzzle2x2_f4 (HMTL puzzling 2×2, Flag 4):
-    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f4 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=puzzle2x2 --flag=4 --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_puzzle2x2_f4 --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=puzzle2x2 --flag=4 --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_puzzle2x2_f4 --dataset=eth_xgaze
   sl (SL, Flag -):
-    python -m hmtl_tf.train --run=runs/paper/t1_sl --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_level=1 --hue_aug=true --ssl=none --subjects=subject0000
+    python -m hmtl_tf.train --run=runs/paper/t1_sl --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=none --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_sl --dataset=eth_xgaze
 """
 from experiments.rows import ETH_BASE, Paper, Row, cols, merge
@@ -50,7 +50,7 @@ TABLE = 1
 TITLE = "MAE of yaw and pitch per SSL task and flag on ETH-XGaze (1 training subject)"
 COLUMNS = ("Flag",)
 ANGLES = ("yaw", "pitch")
-BASE = merge(ETH_BASE, aug_level=1, hue_aug="true")
+BASE = merge(ETH_BASE, aug_set="table1")  # "random zooming, random hue" (Sec. 4.1): no contrast, no flip
 
 
 def _hmtl(task: str, label: str, flag: int, yaw: float, pitch: float, avg: float) -> Row:

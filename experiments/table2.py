@@ -1,71 +1,75 @@
 """Table 2 (Sec. 4.2, Figs. 6-7): SL (our HopeNet) and HMTL on AFLW2000, trained on 300W-LP.
 
 HopeNet heads (66 bins of 3 degrees; "+" = 1-degree bins), alpha 2, 110 epochs, LR 1e-3 x0.1 at epochs 20 and 100,
-dropout 0.5 / 0.2, SSL losses x50 at flag 3 (Eq. 2). Rows marked * are validated / evaluated on all 2,000
-AFLW2000 images, the others on the reduced 1,969. Literature rows carry the paper's numbers only.
+dropout 0.5 / 0.2, SSL losses x50 at flag 3 (Eq. 2). Rows marked * are the same trained models as their unstarred
+twins (SL / HMTL 3×3, level 2: one run each), evaluated on all 2,000 AFLW2000 images; the others on the reduced
+1,969. Every run reports its final epoch (no model selection, SPEC 8) and also evaluates the full set
+(``--extra_test=aflw2000_full``), whose per-epoch curve is Fig. 6 (monitoring only). Literature rows carry the
+paper's numbers only.
 
 Commands (paper scale; ``python -m experiments.run --table=2 --print_commands`` prints them for any scale):
     python -m hmtl_tf.pretrain --method=rotation2x2 --train=eth_xgaze --out=runs/paper/pretrain/eth_rotation2x2.weights.h5 --scale=paper --linear_probe
     python -m hmtl_tf.pretrain --method=puzzle2x2 --train=eth_xgaze --out=runs/paper/pretrain/eth_puzzle2x2.weights.h5 --scale=paper --linear_probe
   sl_aug1 (SL, Augmentation 1, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug1 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=1
+    python -m hmtl_tf.train --run=runs/paper/sl_aug1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=1
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug1 --dataset=aflw2000
   sl_aug1_rot (SL, Augmentation 1, Pre train weights ETH-XGaze SSL 2×2 rotation):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug1_rot --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=1 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/sl_aug1_rot --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=1 --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug1_rot --dataset=aflw2000
   sl_aug1_imagenet (SL, Augmentation 1, Pre train weights ImageNet):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug1_imagenet --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=1 --init=imagenet
+    python -m hmtl_tf.train --run=runs/paper/sl_aug1_imagenet --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=1 --warmup_epochs=5 --init=imagenet
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug1_imagenet --dataset=aflw2000
   sl_aug2_full (SL*, Augmentation 2, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2_full --scale=paper --train=300w_lp --val=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
-    python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2_full --dataset=aflw2000_full
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
+    python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2 --dataset=aflw2000_full
   sl_aug2 (SL, Augmentation 2, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2 --dataset=aflw2000
   sl_aug2_rot (SL, Augmentation 2, Pre train weights ETH-XGaze SSL 2×2 rotation):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2_rot --dataset=aflw2000
   hmtl_p2_aug1 (HMTL 2×2 puzzling, Augmentation 1, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle2x2 --aug_level=1
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle2x2 --aug_level=1
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p2_aug1 --dataset=aflw2000
   hmtl_p3_aug1 (HMTL 3×3 puzzling, Augmentation 1, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug1 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=1
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=1
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug1 --dataset=aflw2000
   hmtl_p3_aug1_rot (HMTL 3×3 puzzling, Augmentation 1, Pre train weights ETH-XGaze SSL 2×2 rotation):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug1_rot --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=1 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug1_rot --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=1 --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug1_rot --dataset=aflw2000
   hmtl_p3_aug1_imagenet (HMTL 3×3 puzzling, Augmentation 1, Pre train weights ImageNet):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug1_imagenet --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=1 --init=imagenet
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug1_imagenet --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=1 --warmup_epochs=5 --init=imagenet
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug1_imagenet --dataset=aflw2000
   hmtl_p3_aug2_full (HMTL 3×3 puzzling*, Augmentation 2, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_full --scale=paper --train=300w_lp --val=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
-    python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2_full --dataset=aflw2000_full
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
+    python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2 --dataset=aflw2000_full
   hmtl_p3_aug2 (HMTL 3×3 puzzling, Augmentation 2, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2 --dataset=aflw2000
   hmtl_p3_aug2_bin1 (HMTL 3×3 puzzling+, Augmentation 2, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_bin1 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=1 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_bin1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=1 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2_bin1 --dataset=aflw2000
   hmtl_p3_aug2_rot (HMTL 3×3 puzzling, Augmentation 2, Pre train weights ETH-XGaze SSL 2×2 rotation):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2_rot --dataset=aflw2000
   hmtl_r2_aug1 (HMTL 2×2 rotation, Augmentation 1, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_r2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=rotation2x2 --aug_level=1
+    python -m hmtl_tf.train --run=runs/paper/hmtl_r2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=rotation2x2 --aug_level=1
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_r2_aug1 --dataset=aflw2000
   hmtl_r2_aug1_puz2 (HMTL 2×2 rotation, Augmentation 1, Pre train weights ETH-XGaze SSL 2×2 puzzling):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_r2_aug1_puz2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=rotation2x2 --aug_level=1 --init=runs/paper/pretrain/eth_puzzle2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/hmtl_r2_aug1_puz2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=rotation2x2 --aug_level=1 --warmup_epochs=5 --init=runs/paper/pretrain/eth_puzzle2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_r2_aug1_puz2 --dataset=aflw2000
   hmtl_pr2_aug1 (HMTL 2×2 puzzling-rotation, Augmentation 1, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_pr2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle_rotation2x2 --aug_level=1
+    python -m hmtl_tf.train --run=runs/paper/hmtl_pr2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle_rotation2x2 --aug_level=1
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_pr2_aug1 --dataset=aflw2000
 """
-from experiments.rows import PRE_PUZ2, PRE_ROT2, W300_BASE, Paper, Row, cols, merge
+from experiments.rows import FINE_TUNE_WARMUP, PRE_PUZ2, PRE_ROT2, W300_BASE, Paper, Row, cols, merge
 
 TABLE = 2
 TITLE = "MAE on AFLW2000 (reduced 1,969; * = all 2,000), trained on 300W-LP"
 COLUMNS = ("Augmentation", "Pre-train weights")
 ANGLES = ("yaw", "pitch", "roll")
 ROT = "ETH-XGaze SSL 2×2 rotation"
+STAR_SUFFIX = "_full"  # a starred row's key: its twin's key + this suffix
 
 
 def _lit(key, method, aug, yaw, pitch, roll, avg):
@@ -75,10 +79,13 @@ def _lit(key, method, aug, yaw, pitch, roll, avg):
 
 def _ours(key, method, aug, pre, yaw, pitch, roll, avg, ssl="none", full=False, curve="", **extra):
     fl = merge(W300_BASE, ssl=ssl, aug_level=aug, **extra)
+    if pre != "-":  # fine-tuning pre-trained weights (ImageNet / ETH-XGaze SSL): Sec. 4.3's warm-up
+        fl = merge(fl, warmup_epochs=FINE_TUNE_WARMUP)
     init = {"ImageNet": {"init": "imagenet"}}.get(pre, {})
-    if full:
-        fl = merge(fl, val="aflw2000_full")
-    return Row(key=key, method=method, paper=Paper(yaw, pitch, roll, avg), run=key, flags=merge(fl, **init),
+    # A starred row (Sec. 4.2, Fig. 6) is its twin's model evaluated on all 2,000 images: the twin's run (one
+    # training; W300_BASE's --extra_test=aflw2000_full evaluates and monitors the full set in that run).
+    run = key[: -len(STAR_SUFFIX)] if full else key
+    return Row(key=key, method=method, paper=Paper(yaw, pitch, roll, avg), run=run, flags=merge(fl, **init),
                evaluate="aflw2000_full" if full else "aflw2000",
                pretrain={ROT: PRE_ROT2, "ETH-XGaze SSL 2×2 puzzling": PRE_PUZ2}.get(pre),
                columns=cols(Augmentation=aug, Pre_train_weights=pre), curve=curve)

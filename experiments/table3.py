@@ -8,25 +8,25 @@ recorded in metrics.json).
 Commands (paper scale; ``python -m experiments.run --table=3 --print_commands`` prints them for any scale):
     python -m hmtl_tf.pretrain --method=rotation2x2 --train=eth_xgaze --out=runs/paper/pretrain/eth_rotation2x2.weights.h5 --scale=paper --linear_probe
   sl_aug2 (SL, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2 --dataset=biwi
   sl_aug2_imagenet (SL, Pre train weights ImageNet):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2_imagenet --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --init=imagenet
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2_imagenet --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=imagenet
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2_imagenet --dataset=biwi
   sl_aug2_rot (SL, Pre train weights ETH-XGaze SSL 2×2 rotation):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2_rot --dataset=biwi
   hmtl_r2_aug2 (HMTL 2×2 rotation, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_r2_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=rotation2x2 --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/hmtl_r2_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=rotation2x2 --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_r2_aug2 --dataset=biwi
   hmtl_p3_aug2 (HMTL 3×3 puzzling, Pre train weights -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2 --dataset=biwi
   hmtl_p3_aug2_imagenet (HMTL 3×3 puzzling, Pre train weights ImageNet):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_imagenet --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --init=imagenet
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_imagenet --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=imagenet
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2_imagenet --dataset=biwi
   hmtl_p3_aug2_rot (HMTL 3×3 puzzling, Pre train weights ETH-XGaze SSL 2×2 rotation):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2_rot --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2_rot --dataset=biwi
 """
 from experiments.rows import Paper, Row, cols

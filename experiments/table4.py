@@ -11,40 +11,41 @@ Commands (paper scale; ``python -m experiments.run --table=4 --print_commands`` 
     python -m hmtl_tf.pretrain --method=barlow_twins --train=eth_xgaze --out=runs/paper/pretrain/eth_barlow_twins.weights.h5 --scale=paper --linear_probe
     python -m hmtl_tf.pretrain --method=barlow_twins_puzzle --train=eth_xgaze --out=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5 --scale=paper --linear_probe
   sl_aug2 (HopeNet [6], Encoder pre training -):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2 --dataset=aflw2000
   le_rot2 (HopeNet [6] (LE), Encoder pre training 2×2 Rotation):
-    python -m hmtl_tf.train --run=runs/paper/t4_le_rot2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_le_rot2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --warmup_epochs=5 --init=runs/paper/pretrain/eth_rotation2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_le_rot2 --dataset=aflw2000
   le_puz2 (HopeNet [6] (LE), Encoder pre training 2×2 Puzzling):
-    python -m hmtl_tf.train --run=runs/paper/t4_le_puz2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --init=runs/paper/pretrain/eth_puzzle2x2.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_le_puz2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --warmup_epochs=5 --init=runs/paper/pretrain/eth_puzzle2x2.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_le_puz2 --dataset=aflw2000
   le_puz3 (HopeNet [6] (LE), Encoder pre training 3×3 Puzzling):
-    python -m hmtl_tf.train --run=runs/paper/t4_le_puz3 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --init=runs/paper/pretrain/eth_puzzle3x3.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_le_puz3 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --warmup_epochs=5 --init=runs/paper/pretrain/eth_puzzle3x3.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_le_puz3 --dataset=aflw2000
   le_bt (HopeNet [6] (LE), Encoder pre training BT [21]):
-    python -m hmtl_tf.train --run=runs/paper/t4_le_bt --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --init=runs/paper/pretrain/eth_barlow_twins.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_le_bt --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_le_bt --dataset=aflw2000
   le_bt_star (HopeNet [6] (LE), Encoder pre training BT* [21]):
-    python -m hmtl_tf.train --run=runs/paper/t4_le_bt_star --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --init=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_le_bt_star --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --freeze_backbone=true --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_le_bt_star --dataset=aflw2000
   ft_bt (HopeNet [6] (FT), Encoder pre training BT [21]):
-    python -m hmtl_tf.train --run=runs/paper/t4_ft_bt --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_ft_bt --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_ft_bt --dataset=aflw2000
   ft_bt_star (HopeNet [6] (FT), Encoder pre training BT* [21]):
-    python -m hmtl_tf.train --run=runs/paper/t4_ft_bt_star --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_ft_bt_star --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_ft_bt_star --dataset=aflw2000
   hmtl_p3_aug2 (HMTL, Encoder pre training -):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2 --dataset=aflw2000
   hmtl_ft_bt (HMTL (FT), Encoder pre training BT [21]):
-    python -m hmtl_tf.train --run=runs/paper/t4_hmtl_ft_bt --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_hmtl_ft_bt --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_hmtl_ft_bt --dataset=aflw2000
   hmtl_ft_bt_star (HMTL (FT), Encoder pre training BT* [21]):
-    python -m hmtl_tf.train --run=runs/paper/t4_hmtl_ft_bt_star --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5
+    python -m hmtl_tf.train --run=runs/paper/t4_hmtl_ft_bt_star --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --warmup_epochs=5 --init=runs/paper/pretrain/eth_barlow_twins_puzzle.weights.h5
     python -m hmtl_tf.evaluate --run=runs/paper/t4_hmtl_ft_bt_star --dataset=aflw2000
 """
-from experiments.rows import PRE_BT, PRE_BT_STAR, PRE_PUZ2, PRE_PUZ3, PRE_ROT2, W300_BASE, Paper, Row, cols, merge
+from experiments.rows import (FINE_TUNE_WARMUP, PRE_BT, PRE_BT_STAR, PRE_PUZ2, PRE_PUZ3, PRE_ROT2, W300_BASE, Paper,
+                             Row, cols, merge)
 
 TABLE = 4
 TITLE = "SSL pre-training vs HMTL on reduced AFLW2000 (augmentation level 2)"
@@ -52,9 +53,9 @@ COLUMNS = ("Encoder pre-training",)
 ANGLES = ("yaw", "pitch", "roll")
 SL = merge(W300_BASE, ssl="none", aug_level=2)
 HMTL = merge(W300_BASE, ssl="puzzle3x3", aug_level=2)
-LE = merge(SL, freeze_backbone="true")
-FT = merge(SL, warmup_epochs=5)
-HMTL_FT = merge(HMTL, warmup_epochs=5)
+LE = merge(SL, freeze_backbone="true", warmup_epochs=FINE_TUNE_WARMUP)  # the caption: "same hyperparameter settings"
+FT = merge(SL, warmup_epochs=FINE_TUNE_WARMUP)
+HMTL_FT = merge(HMTL, warmup_epochs=FINE_TUNE_WARMUP)
 
 
 def _row(key, method, pre_label, pre, base, yaw, pitch, roll, avg, run=None, note=""):

@@ -4,13 +4,13 @@ SL and HMTL 3×3 are Table 2's level-2 runs; "w/o SSHs" trains HopeNet on 3×3-p
 
 Commands (paper scale; ``python -m experiments.run --table=5 --print_commands`` prints them for any scale):
   sl_aug2 (SL):
-    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/sl_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=none --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/sl_aug2 --dataset=aflw2000
   p3_wo_sshs (HMTL 3×3 puzzling w/o SSHs):
-    python -m hmtl_tf.train --run=runs/paper/t5_p3_wo_sshs --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --ssl_heads=false
+    python -m hmtl_tf.train --run=runs/paper/t5_p3_wo_sshs --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2 --ssl_heads=false
     python -m hmtl_tf.evaluate --run=runs/paper/t5_p3_wo_sshs --dataset=aflw2000
   hmtl_p3_aug2 (HMTL 3×3 puzzling):
-    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
+    python -m hmtl_tf.train --run=runs/paper/hmtl_p3_aug2 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle3x3 --aug_level=2
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_p3_aug2 --dataset=aflw2000
 """
 from experiments.rows import W300_BASE, Paper, Row, merge

@@ -25,6 +25,12 @@ DATASETS = ("300w_lp", "aflw2000", "aflw2000_full", "biwi", "eth_xgaze")
 ANGLES3 = ("yaw", "pitch", "roll")
 ANGLES2 = ("yaw", "pitch")
 ANGLE_LIMIT = 99.0  # degrees; HopeNet bins span [-99, 99) and the +-99 filter (SPEC section 2)
+SELECTIONS = ("final", "best_heldout", "best_on_test")  # model-selection rules (TrainConfig.selection)
+# 300W-LP subset folders (DATA_FACTS 1.1): the four originals (61,225 images, HMTL Sec. 3.4 "300W-LP contains 61225
+# images"; MNN Sec. 4.1 idem) and their ``_Flip`` mirror copies (all eight: 122,450, KD-OE Sec. 4.1 and HopeNet).
+# The shards hold all eight; ``data.w300lp_subsets`` chooses at training time ("all" = the eight).
+W300LP_ORIGINALS = ("AFW", "HELEN", "IBUG", "LFPW")
+W300LP_SUBSETS = ("AFW", "AFW_Flip", "HELEN", "HELEN_Flip", "IBUG", "IBUG_Flip", "LFPW", "LFPW_Flip")
 
 # Named image-augmentation sets (``--aug_set``), each the image-only ops of one set-up in the order applied; the
 # ops are implemented in ``hmtl_tf.data.augment``. The label-changing augmentations are their own fields (``flip``,
@@ -63,7 +69,15 @@ def ssl_grid(task: str) -> int:
 @dataclass
 class DataConfig:
     train: str = "300w_lp"          # a prepared shard directory, or a dataset name under data_root
-    val: str = "aflw2000"           # idem; evaluation set used for "best model by validation MAE"
+    # The test set: evaluated at the end with the selected weights (metrics.json[<name>]); its per-epoch curve
+    # (history.csv ``test_*``) is monitoring only, unless ``selection=best_on_test`` (SPEC 8).
+    val: str = "aflw2000"
+    extra_test: Tuple[str, ...] = ()  # more test sets treated like ``val`` (history ``test_<name>_*``)
+    # Held-out part of the training data (monitoring; the set of ``selection=best_heldout``): this fraction of the
+    # training *sources* (300W-LP: a source face with all its views and _Flip copies; ETH-XGaze: a subject; BIWI:
+    # a sequence) by a stable hash, removed from training. 0 = train on everything (the paper's set sizes).
+    val_split: float = 0.0
+    heldout: str = ""               # or a named held-out set (dataset name / shard directory) instead of val_split
     data_root: str = "data/shards"  # where dataset names are looked up (``<data_root>/<name>``)
     image_size: int = 224
     crop_policy: str = "hopenet"    # recorded in the shards; the pipeline applies its random margin
@@ -76,6 +90,8 @@ class DataConfig:
     shuffle_buffer: int = 4096
     max_train_samples: int = 0      # 0 = all; >0 keeps the first N (Table 6 low-data uses subjects instead)
     subjects: Tuple[str, ...] = ()  # ETH-XGaze subject filter (Table 6), empty = all in the split
+    # 300W-LP training subsets (W300LP_SUBSETS, or "all"): default the paper's 61,225 (no _Flip); KD-OE rows: all
+    w300lp_subsets: Tuple[str, ...] = W300LP_ORIGINALS
     cache: bool = False             # cache decoded shards in memory (small sets only)
 
 
@@ -118,9 +134,10 @@ class OptimConfig:
     drop_factor: float = 0.1
     warmup_epochs: int = 0          # linear warm-up (Table 4 fine-tuning: 5)
     weight_decay: float = 0.0       # decoupled (AdamW-style) weight decay
-    epsilon: float = 1e-16          # AdaBelief epsilon (inside the second moment)
-    rectify: bool = False           # RAdam-style rectification in AdaBelief
+    epsilon: float = 1e-14          # AdaBelief epsilon (inside the second moment); adabelief-tf 0.2.0's default
+    rectify: bool = True            # RAdam-style rectification (SMA threshold 5); adabelief-tf 0.2.0's default
     amsgrad: bool = False
+    adabelief_variant: str = "tf"   # tf (adabelief-tf 0.2.0, the authors') | pytorch (adabelief-pytorch 0.2.0)
     loss_weighting: str = "fixed"   # fixed (paper) | uncertainty (Kendall et al.) | geometric
 
 
@@ -162,6 +179,9 @@ class TrainConfig:
     xla: bool = False
     deterministic: bool = False     # tf.config.experimental.enable_op_determinism (bit-exact resume; slower)
     initial_weights: str = ""       # a saved initial-weights file (Table 6: identical init for all methods)
+    # Which epoch's weights produce the reported numbers (SPEC 8; every metrics.json / report states it):
+    # final (default) | best_heldout (lowest held-out MAE: --val_split / --heldout) | best_on_test (labelled)
+    selection: str = "final"
 
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> Dict[str, Any]:
@@ -270,10 +290,13 @@ def validate(cfg: TrainConfig) -> None:
                               f"from {', '.join(AUG_OPS)} (unknown: {', '.join(bad)})")
         if d.heavy_aug or d.hue_aug:
             raise ConfigError(f"--aug_set={d.aug_set} replaces --heavy_aug / --hue_aug: give one or the other")
+    w300lp_subsets(d)  # raises on an unknown name
     if d.crop_policy not in CROP_POLICIES:
         raise ConfigError(f"--crop_policy={d.crop_policy!r}: expected one of {', '.join(CROP_POLICIES)}")
     if o.optimizer not in OPTIMIZERS:
         raise ConfigError(f"--optimizer={o.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if o.adabelief_variant not in ("tf", "pytorch"):
+        raise ConfigError(f"--adabelief_variant={o.adabelief_variant!r}: expected tf or pytorch")
     if o.schedule not in ("step", "cosine", "constant"):
         raise ConfigError(f"--schedule={o.schedule!r}: expected step, cosine or constant")
     if o.loss_weighting not in LOSS_WEIGHTINGS:
@@ -281,6 +304,7 @@ def validate(cfg: TrainConfig) -> None:
     if not 0.0 <= s.prob <= 1.0:
         raise ConfigError(f"--ssl_prob={s.prob}: expected a probability in [0, 1]")
     validate_mnn(cfg.mnn)
+    validate_selection(cfg)
     if cfg.epochs <= 0 or cfg.batch_size <= 0:
         raise ConfigError(f"--epochs={cfg.epochs} --batch_size={cfg.batch_size}: expected positive integers")
     if cfg.scale not in ("paper", "smoke"):
@@ -289,6 +313,22 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--mixed_precision={cfg.mixed_precision!r}: expected auto, on or off")
     if cfg.strategy not in ("auto", "one_device", "mirrored", "multi_worker"):
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected auto, one_device, mirrored or multi_worker")
+
+
+def validate_selection(cfg: TrainConfig) -> None:
+    """The selection rule and the sets it needs (SPEC 8: the test set never picks the epoch unless asked)."""
+    d = cfg.data
+    if cfg.selection not in SELECTIONS:
+        raise ConfigError(f"--selection={cfg.selection!r}: expected one of {', '.join(SELECTIONS)}")
+    if not 0.0 <= d.val_split < 0.5:
+        raise ConfigError(f"--val_split={d.val_split}: expected a fraction of the training sources in [0, 0.5)")
+    if d.val_split > 0 and d.heldout:
+        raise ConfigError(f"--val_split={d.val_split} --heldout={d.heldout}: give one held-out set, not both")
+    if cfg.selection == "best_heldout" and not (d.val_split > 0 or d.heldout):
+        raise ConfigError("--selection=best_heldout: needs a held-out split of the training data, e.g. "
+                          "--val_split=0.05 (5% of the training sources) or --heldout=NAME")
+    if cfg.selection == "best_on_test" and not d.val:
+        raise ConfigError("--selection=best_on_test: needs a test set (--val)")
 
 
 def validate_mnn(n: MNNConfig) -> None:
@@ -310,6 +350,18 @@ def validate_mnn(n: MNNConfig) -> None:
                           f"0 < lo <= hi <= 1 of the input side")
 
 
+def w300lp_subsets(d: DataConfig) -> Tuple[str, ...]:
+    """The 300W-LP subset folders a run trains on, in W300LP_SUBSETS order (``("all",)`` = the eight)."""
+    names = tuple(d.w300lp_subsets)
+    if names == ("all",):
+        return W300LP_SUBSETS
+    bad = [n for n in names if n not in W300LP_SUBSETS]
+    if bad or not names:
+        raise ConfigError(f"--w300lp_subsets={','.join(names)}: expected 'all' or names from "
+                          f"{', '.join(W300LP_SUBSETS)}" + (f" (unknown: {', '.join(bad)})" if bad else ""))
+    return tuple(n for n in W300LP_SUBSETS if n in names)
+
+
 def aug_ops(d: DataConfig) -> Tuple[str, ...]:
     """The image-only augmentation ops of ``d``, in the order applied (``hmtl_tf.data.augment`` runs them).
 
@@ -318,10 +370,15 @@ def aug_ops(d: DataConfig) -> Tuple[str, ...]:
     """
     if d.aug_set:
         return AUG_SETS[d.aug_set] if d.aug_set in AUG_SETS else tuple(d.aug_set.split("+"))
-    ops = list(AUG_SETS[LEVEL_AUG_SETS.get(d.aug_level, "none")])
-    if d.heavy_aug:
+    return legacy_aug_ops(d.aug_level, d.heavy_aug, d.hue_aug)
+
+
+def legacy_aug_ops(level: int, heavy: bool = False, hue: bool = False) -> Tuple[str, ...]:
+    """The ops of the legacy fields: the ``aug_level`` set, + the Table 6 heavy set, + ``hue``."""
+    ops = list(AUG_SETS[LEVEL_AUG_SETS.get(level, "none")])
+    if heavy:
         ops += [o for o in AUG_SETS["eth_heavy"] if o not in ops]
-    if d.hue_aug and "hue" not in ops:
+    if hue and "hue" not in ops:
         ops.append("hue")
     return tuple(ops)
 

@@ -10,10 +10,12 @@ any run whose inference model decodes 198 bins). Student = ``--student`` backbon
 augmented copy of them (every record + ``teacher/probs`` = the ensemble of the record's crop and of its mirror
 image, 2 x angles x 198 floats, so the flip augmentation stays exact) in ``--teacher_shards`` (default
 ``TEACHER/teacher_shards_K<K>_d<d>[_n<N>]``: computed once per teacher, ensemble and sample count, shared by all
-its students); the student trains on those with flip p=0.5 (rotation would invalidate stored distributions, so
-it is off). ``--max_train_samples=N``: the first N training records (default: the teacher run's setting).
-``on_the_fly``: each batch of stored regions is flipped and rotated (±15°, exact labels, ``kdoe.rotation_aug``)
-and the ensemble is computed in the training step (S forward passes of the teacher per image).
+its students); the student trains on those with flip p=0.5 and the teacher run's image augmentation
+(``config.aug_ops``: KD-OE Sec. 4.3's photometric list; rotation would invalidate stored distributions, so it is
+off). ``--max_train_samples=N``: the first N training records (default: the teacher run's setting).
+``on_the_fly``: each batch of stored regions is flipped and rotated (±15°, exact labels, ``kdoe.rotation_aug``),
+then given the same image augmentation, and the ensemble is computed in the training step (S forward passes
+of the teacher per image).
 
 The run directory is ``hmtl_tf.train``'s: config.json (student config), distill.json (teacher, K, d, mode),
 versions.json, data_hashes.json, history.csv, checkpoints/, best.weights.h5, inference.keras,
@@ -64,13 +66,14 @@ def _count(path: str) -> int:
 
 
 def write_teacher_shards(files, out_dir: str, teacher_fn, angles, K: int, d: int, input_size: int,
-                         batch_size: int = 8, limit: int = 0) -> list:
-    """Copies ``files`` (the first ``limit`` records when > 0) into ``out_dir`` with ``teacher/probs`` =
-    [ensemble(crop), ensemble(mirrored crop)], each angles x 198, flattened. Resumable per shard (written to a
-    per-process .tmp, then renamed), so students of one teacher share the copy."""
+                         batch_size: int = 8, limit: int = 0, select=None) -> list:
+    """Copies ``files`` (the records ``select(dataset, [file])`` keeps, when given: the training selection of the
+    config, e.g. its 300W-LP subsets; the first ``limit`` of them when > 0) into ``out_dir`` with ``teacher/probs`` = [ensemble(crop), ensemble(mirrored crop)], each
+    angles x 198, flattened. Resumable per shard (written to a per-process .tmp, then renamed), so students of
+    one teacher share the copy."""
     import tensorflow as tf
 
-    from hmtl_tf.kdoe.ensemble import ensemble_probs, stored_batches
+    from hmtl_tf.kdoe.ensemble import ensemble_probs, stored_example
 
     os.makedirs(out_dir, exist_ok=True)
     outs = []
@@ -84,10 +87,14 @@ def write_teacher_shards(files, out_dir: str, teacher_fn, angles, K: int, d: int
             left = left - _count(out) if left > 0 else left
             continue
         tmp = f"{out}.{os.getpid()}.tmp"
-        raw = iter(tf.data.TFRecordDataset([path]))
+        source = tf.data.TFRecordDataset([path])
+        source = select(source, [path]) if select is not None else source
+        source = source.take(left) if left > 0 else source
+        raw = iter(source)
         written = 0
+        batches = source.map(stored_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         with tf.io.TFRecordWriter(tmp) as w:
-            for batch in stored_batches([path], batch_size, limit=max(left, 0)):
+            for batch in batches.padded_batch(batch_size).prefetch(1):  # = kdoe.ensemble.stored_batches
                 views = [(batch["image"], batch["box"]), _flip_batch(batch["image"], batch["box"])]
                 probs = [ensemble_probs(teacher_fn, im, bx, K, d, input_size, angles) for im, bx in views]
                 flat = np.concatenate([np.stack([p[a].numpy() for a in angles], 1).reshape(len(batch["box"]), -1)
@@ -104,13 +111,16 @@ def write_teacher_shards(files, out_dir: str, teacher_fn, angles, K: int, d: int
 
 def stored_example_fn(cfg: C.TrainConfig, angles, flip: bool):
     """(serialized, seed) -> (image, targets with ``teacher_{angle}``): crop with random k (pipeline), flip
-    p=0.5 choosing the mirrored teacher distributions."""
+    p=0.5 choosing the mirrored teacher distributions, then the image ops of the run's augmentation set
+    (``config.aug_ops``: stage 1's, KD-OE Sec. 4.3's photometric list; the pose is unchanged by them, so the
+    stored distributions stay the targets; a zoom would change the crop and is skipped)."""
     import tensorflow as tf
 
-    from hmtl_tf.data import pipeline, records
+    from hmtl_tf.data import augment, pipeline, records
     from hmtl_tf.kdoe.rotation_aug import flip_tf
 
     size, n = cfg.data.image_size, len(angles)
+    ops = C.aug_ops(cfg.data)
 
     def fn(serialized, seed):
         ex = records.parse_example(serialized)
@@ -122,6 +132,7 @@ def stored_example_fn(cfg: C.TrainConfig, angles, flip: bool):
         image = tf.where(do, fimage, image)
         ypr = tf.where(do, fypr, ex["pose/ypr"])
         probs = tf.where(do, probs[1], probs[0])
+        image = augment.image_ops(image, tf.random.experimental.stateless_fold_in(seed, 2), ops)
         targets = {a: ypr[pipeline.ANGLE_INDEX[a]] for a in angles}
         targets.update({f"teacher_{a}": probs[i] for i, a in enumerate(angles)})
         return image, targets
@@ -130,18 +141,23 @@ def stored_example_fn(cfg: C.TrainConfig, angles, flip: bool):
 
 def on_the_fly_example_fn(cfg: C.TrainConfig, angles, flip: bool, rotate: bool):
     """(serialized, seed) -> ({"stored", "box"}, targets): the stored region flipped/rotated about the crop
-    centre (labels changed exactly, ``kdoe.rotation_aug``)."""
+    centre (labels changed exactly, ``kdoe.rotation_aug``), then the image ops of the run's augmentation set
+    (``config.aug_ops``, zoom skipped) on the region, so the teacher's offset crops and the student's crop see
+    the same pixels (sizes of the occluders and CLAHE tiles are relative to the region)."""
     import tensorflow as tf
 
-    from hmtl_tf.data import pipeline
+    from hmtl_tf.data import augment, pipeline
     from hmtl_tf.kdoe.ensemble import stored_example
     from hmtl_tf.kdoe.rotation_aug import random_pose_augment_tf
+
+    ops = C.aug_ops(cfg.data)
 
     def fn(serialized, seed):
         ex = stored_example(serialized)
         image, ypr, box = ex["image"], ex["ypr"], ex["box"]
         image, ypr, box = random_pose_augment_tf(image, ypr, box, max_deg=15.0 if rotate else 0.0,
                                                  flip_prob=0.5 if flip else 0.0, seed=seed)
+        image = augment.image_ops(image, tf.random.experimental.stateless_fold_in(seed, 2), ops)
         return {"stored": image, "box": box}, {a: ypr[pipeline.ANGLE_INDEX[a]] for a in angles}
     return fn
 
@@ -152,7 +168,7 @@ def train_dataset(files, cfg: C.TrainConfig, fn, padded: bool):
 
     from hmtl_tf.data import pipeline
 
-    ds = tf.data.TFRecordDataset(files)
+    ds = pipeline.filter_training_records(tf.data.TFRecordDataset(files), files, cfg)  # 300W-LP subsets
     if cfg.data.max_train_samples > 0:
         ds = ds.take(cfg.data.max_train_samples)
     ds = ds.repeat().enumerate()
@@ -176,56 +192,87 @@ def student_config(tcfg: C.TrainConfig, fl) -> C.TrainConfig:
     cfg.epochs = fl.epochs or (2 if smoke else 100)
     cfg.batch_size = fl.batch_size or (8 if smoke else 128)
     cfg.steps_per_epoch = fl.steps_per_epoch
+    cfg.strategy = getattr(fl, "strategy", "") or tcfg.strategy
+    cfg.mixed_precision = getattr(fl, "mixed_precision", "") or tcfg.mixed_precision
     if fl.student not in C.BACKBONES:
         raise C.ConfigError(f"--student={fl.student!r}: expected one of {', '.join(C.BACKBONES)}")
     return cfg
 
 
-def run(fl) -> str:
-    import keras
-    import tensorflow as tf
+def teacher_config(run_dir: str) -> C.TrainConfig:
+    """The teacher run's config.json (read before TensorFlow starts: the student's device set-up comes from it)."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--teacher={run_dir}: not a finished run (expected config.json and inference.keras)")
+    with open(path) as f:
+        return C.TrainConfig.from_json(f.read())
 
+
+def _selection_tag(files, cfg: C.TrainConfig) -> str:
+    """Teacher-shard folder suffix of the training selection: the 300W-LP subsets when not all eight, the held-out
+    fraction when one is held out ("" for every record)."""
+    from hmtl_tf.data import pipeline
+
+    tag = ""
+    if pipeline.w300lp_excluded(files, cfg):
+        kept = C.w300lp_subsets(cfg.data)
+        tag = "_noflip" if kept == C.W300LP_ORIGINALS else "_" + "+".join(kept)
+    held = float(getattr(cfg.data, "val_split", 0.0) or 0.0)
+    return tag + (f"_vs{held:g}" if held > 0 else "")
+
+
+def run(fl) -> str:
+    """One distillation run: ``train.run``'s run directory, device set-up (``train.setup_devices``: strategy,
+    seeds, determinism, mixed precision) and callbacks, with the student built in the strategy's scope."""
     from hmtl_tf import train as T
     from hmtl_tf.data import pipeline, records
-    from hmtl_tf.kdoe.ensemble import ensemble_probs
-    from hmtl_tf.kdoe.model import KDOEModel, build_student_network
-    from hmtl_tf.kdoe.offsets import offset_set
-    from hmtl_tf.optim import make_optimizer
 
     if fl.teacher_mode not in ("stored", "on_the_fly"):
         raise C.ConfigError(f"--teacher_mode={fl.teacher_mode!r}: expected stored or on_the_fly")
-    offset_set(fl.K, fl.d)
     if not fl.run:
         raise C.ConfigError("--run: an output directory is required")
-    tcfg, teacher_fn = teacher_from_run(fl.teacher)
-    cfg = student_config(tcfg, fl)
+    cfg = student_config(teacher_config(fl.teacher), fl)
+    cfg.validate()
     (train_dir, train_split), val = T.data_sources(cfg)
+    if cfg.strategy in ("auto", "multi_worker"):
+        cfg.run = T.worker_run_dir(cfg.run)
+    strategy, policy = T.setup_devices(cfg)  # before any model is loaded or built
+
+    from hmtl_tf.kdoe.ensemble import ensemble_probs
+    from hmtl_tf.kdoe.model import KDOEModel, build_student_network
+    from hmtl_tf.kdoe.offsets import offset_set
+    from hmtl_tf.models.backbone import set_sync_batchnorm
+    from hmtl_tf.optim import make_optimizer
+
+    offset_set(fl.K, fl.d)
+    with strategy.scope():  # on_the_fly: the teacher runs inside the training step, on every replica
+        _, teacher_fn = teacher_from_run(fl.teacher)
     angles = tuple(cfg.model.angles)
     run_dir = T.prepare_run_dir(cfg, fl.overwrite)
     if run_dir is None:
         print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)
         return cfg.run
     limit = cfg.data.max_train_samples
+    files = records.shard_files(train_dir, train_split)
     shards = fl.teacher_shards or os.path.join(fl.teacher, f"teacher_shards_K{fl.K}_d{fl.d}"
-                                               + (f"_n{limit}" if limit > 0 else ""))
+                                               + (f"_n{limit}" if limit > 0 else "") + _selection_tag(files, cfg))
     distill = {"teacher": os.path.abspath(fl.teacher), "K": fl.K, "d": fl.d, "S": len(offset_set(fl.K, fl.d)),
                "teacher_mode": fl.teacher_mode, "student": fl.student, "flip": fl.flip,
-               "rotate": fl.rotate and fl.teacher_mode == "on_the_fly", "loss": "(0.05*CE + KL(ens||student))/2",
+               "rotate": fl.rotate and fl.teacher_mode == "on_the_fly", "augment": list(C.aug_ops(cfg.data)),
+               "loss": "(0.05*CE + KL(ens||student))/2",
                "teacher_shards": os.path.abspath(shards) if fl.teacher_mode == "stored" else None}
     T.write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
     T.write_json_atomic(os.path.join(run_dir, "distill.json"), distill)
     T.write_json_atomic(os.path.join(run_dir, "versions.json"), T.library_versions())
     T.write_json_atomic(os.path.join(run_dir, "data_hashes.json"),
                         {"train": {"dir": train_dir, "split": train_split, **T.shard_hashes(train_dir)}})
-    keras.utils.set_random_seed(cfg.seed)
-    files = records.shard_files(train_dir, train_split)
     size = cfg.data.image_size
-    n = pipeline.count_records(train_dir, train_split)
-    n = min(n, limit) if limit > 0 else n
+    n = pipeline.train_record_count(train_dir, cfg, train_split)  # the 300W-LP subsets, the first N
     spe = cfg.steps_per_epoch or max(1, n // cfg.batch_size)
     t0 = time.time()
     if fl.teacher_mode == "stored":
-        files = write_teacher_shards(files, shards, teacher_fn, angles, fl.K, fl.d, size, limit=limit)
+        files = write_teacher_shards(files, shards, teacher_fn, angles, fl.K, fl.d, size, limit=limit,
+                                     select=lambda ds, f: pipeline.filter_training_records(ds, f, cfg))
         print(f"teacher distributions (K={fl.K}, d={fl.d}, S={distill['S']}) for {n} records stored in "
               f"{shards} ({time.time() - t0:.1f} s)", flush=True)
         train_ds = train_dataset(files, cfg, stored_example_fn(cfg, angles, fl.flip), padded=False)
@@ -238,14 +285,19 @@ def run(fl) -> str:
     val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1]) if val else None
     state = T.read_json(os.path.join(run_dir, "state.json"), {}) or {}
     start = int(state.get("epoch", 0))
-    network = build_student_network(cfg)
-    model = KDOEModel(network, angles, mode="distill", teacher_fn=teacher, input_size=size)
-    model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs))
-    if start:
-        T.restore_checkpoint(model, state, next(iter(train_ds))[0])
+    with strategy.scope():
+        network = build_student_network(cfg)
+        T.set_bn_momentum(network, cfg.model.bn_momentum)
+        if cfg.model.sync_bn:
+            set_sync_batchnorm(network)
+        model = KDOEModel(network, angles, mode="distill", teacher_fn=teacher, input_size=size)
+        model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))
+        if start:
+            T.restore_checkpoint(model, state, next(iter(train_ds))[0])
     print(f"distill {run_dir}: student={fl.student} teacher={fl.teacher} K={fl.K} d={fl.d} mode={fl.teacher_mode} "
-          f"size={size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe}"
-          + (f" — resuming after epoch {start}" if start else ""), flush=True)
+          f"size={size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe} precision={policy} "
+          f"replicas={strategy.num_replicas_in_sync}" + (f" — resuming after epoch {start}" if start else ""),
+          flush=True)
 
     if start < cfg.epochs:
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start, steps_per_epoch=spe, validation_data=val_ds,
@@ -296,5 +348,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("scale", "", "paper | smoke (default: the teacher run's scale)")
     flags.DEFINE_boolean("flip", True, "horizontal flip p=0.5 (labels and teacher distributions mirrored)")
     flags.DEFINE_boolean("rotate", True, "rotation ±15° with exact labels (on_the_fly mode only)")
+    flags.DEFINE_string("strategy", "", "auto | one_device | mirrored | multi_worker (default: the teacher run's)")
+    flags.DEFINE_string("mixed_precision", "", "auto | on | off (default: the teacher run's)")
     flags.DEFINE_boolean("overwrite", False, "start the run directory afresh")
     run_main(main)

@@ -6,7 +6,9 @@
     python -m hmtl_tf.evaluate --run=runs/kdoe --dataset=aflw2000 --ensemble=15,5   # KD-OE offset ensemble
 
 MAE as HopeNet's test script: mean |prediction - label| per angle, no angle wrapping; "Average" = mean of the
-per-angle MAEs. The result is printed and added to the run's metrics.json under the dataset name.
+per-angle MAEs. The result is printed and added to the run's metrics.json under the dataset name, with the
+selection rule that produced the run's weights (``selection``: ``final`` epoch by default, ``best_heldout``, or the
+labelled ``best_on_test``; ``selected_epoch``), read from the run's ``_run`` record (SPEC 8).
 """
 from __future__ import annotations
 
@@ -48,15 +50,19 @@ def predict_dataset(inference, ds, angles):
 
 
 def evaluate_model(inference, cfg: C.TrainConfig, shard_dir: str, split: str,
-                   per_image_csv: Optional[str] = None, batch_size: int = 64) -> Dict[str, object]:
-    """MAE of ``inference`` on one split of a shard directory (the test pipeline: no augmentation/puzzle)."""
+                   per_image_csv: Optional[str] = None, batch_size: int = 64,
+                   part: Optional[str] = None) -> Dict[str, object]:
+    """MAE of ``inference`` on one split of a shard directory (the test pipeline: no augmentation/puzzle);
+    ``part="heldout"``: only the held-out part of the training records (``cfg.data.val_split``)."""
     from hmtl_tf.data import pipeline
 
     angles = tuple(cfg.model.angles)
-    ds = pipeline.make_dataset(shard_dir, cfg, training=False, split=split, with_ids=True, batch_size=batch_size)
+    ds = pipeline.make_dataset(shard_dir, cfg, training=False, split=split, with_ids=True, batch_size=batch_size,
+                               part=part)
     pred, true, ids = predict_dataset(inference, ds, angles)
     result = mae_table(pred, true, angles)
-    result["variant"] = f"{os.path.basename(os.path.normpath(shard_dir))}/{split}"
+    result["variant"] = f"{os.path.basename(os.path.normpath(shard_dir))}/{split}" + (
+        f" {part} part ({cfg.data.val_split:.0%} of the sources held out)" if part == "heldout" else "")
     if per_image_csv:
         write_per_image_csv(per_image_csv, ids, pred, true, angles)
     return result
@@ -86,6 +92,28 @@ def load_run(run_dir: str):
     return cfg, keras.models.load_model(model_path, compile=False)
 
 
+LEGACY_SELECTION = "legacy_best_on_val"  # runs from before SPEC 8: best epoch by --val MAE (the test set there)
+
+
+def selection_of(metrics: Dict[str, object]) -> Dict[str, object]:
+    """``{"selection": rule, "selected_epoch": e}`` of a run's metrics.json (its ``_run`` record)."""
+    info = metrics.get("_run") or {}
+    if not isinstance(info, dict) or not info:
+        return {}
+    if "selection" not in info:
+        return {"selection": LEGACY_SELECTION, "selected_epoch": info.get("best_epoch")}
+    return {"selection": info["selection"], "selected_epoch": info.get("selected_epoch")}
+
+
+def selection_label(rule: Optional[str], epoch=None) -> str:
+    """Short label of a rule for the tables: ``final (ep 110)``, ``best held-out (ep 87)``, ``BEST ON TEST (ep 93)``."""
+    names = {"final": "final", "best_heldout": "best held-out", "best_on_test": "BEST ON TEST",
+             LEGACY_SELECTION: "best on val (legacy)"}
+    if not rule:
+        return "not recorded"
+    return names.get(str(rule), str(rule)) + (f" (ep {epoch})" if epoch not in (None, "") else "")
+
+
 def evaluate_run(run_dir: str, dataset: str, *, data_root: Optional[str] = None, per_image_csv: bool = False,
                  name: Optional[str] = None) -> Dict[str, object]:
     from hmtl_tf.data.locate import resolve
@@ -98,6 +126,7 @@ def evaluate_run(run_dir: str, dataset: str, *, data_root: Optional[str] = None,
     result = evaluate_model(inference, cfg, shard_dir, split, per_image_csv=csv_path)
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path, {}) or {}
+    result.update(selection_of(metrics))  # inference.keras holds the weights that rule selected
     metrics[name or dataset] = result
     write_json_atomic(metrics_path, metrics)
     return result
@@ -105,7 +134,8 @@ def evaluate_run(run_dir: str, dataset: str, *, data_root: Optional[str] = None,
 
 def format_result(name: str, r: Dict[str, object]) -> str:
     parts = [f"{a} {r[a]:.3f}" for a in C.ANGLES3 if r.get(a) is not None]
-    return f"{name}: MAE " + ", ".join(parts) + f", mean {r['mean']:.3f} (n={r['n']}, {r.get('variant', '')})"
+    sel = f"; weights: {selection_label(r.get('selection'), r.get('selected_epoch'))}" if r.get("selection") else ""
+    return f"{name}: MAE " + ", ".join(parts) + f", mean {r['mean']:.3f} (n={r['n']}, {r.get('variant', '')}{sel})"
 
 
 def main(argv):

@@ -7,14 +7,18 @@
 Methods: the pretext tasks ``rotation2x2``, ``puzzle2x2``, ``puzzle3x3`` (the transforms and SSL branch of the
 auxiliary heads, attached to the backbone output, flag 4; summed per-tile cross-entropies), or Barlow Twins
 ``barlow_twins`` / ``barlow_twins_puzzle`` (BT / BT*: ResNet + projector of three 2048-unit layers, the two-view
-recipe of ``ssl.bt_augment``, the cross-correlation loss). Paper set-up (Sec. 4.3): 64 epochs, batch 64, LR 1e-3
-with cosine decay (AdaBelief, as every run of the paper). Only the backbone's weights are written to ``--out``
+recipe of ``ssl.bt_augment``, the cross-correlation loss). The set-up is one object, :class:`PretrainSetup`
+(``SETUP``; the flag defaults below come from it): the paper's Barlow Twins set-up (Sec. 4.3: ETH-XGaze, 64 epochs,
+batch 64, LR 1e-3 with cosine decay; AdaBelief, as every run of the paper), which the pretext tasks share, with
+their heads at flag 4 and level-1 augmentation: the paper states no set-up for its rotation / puzzle pre-training,
+so the one it states is used (reasons in :class:`PretrainSetup`). Only the backbone's weights are written to ``--out``
 (``build_backbone(...).save_weights``), so ``train --init=PATH`` loads them into the backbone and the heads start
 random. Beside ``--out``: ``<stem>.history.csv`` (loss, LR, optional linear-probe MAE per epoch),
 ``<stem>.json`` (the resolved set-up) and ``<stem>.ckpt/`` (per-epoch checkpoints; re-running the same command
 resumes). ``--linear_probe`` trains a linear pose head on stop-gradient backbone features of the un-transformed
 images (online probe) and logs its validation MAE each epoch.
-Runs in float32 on one device (the paper's mixed precision / two GPUs are not needed at these sizes).
+Runs in float32 on one device (``train.setup_devices`` with ``strategy=one_device``, ``mixed_precision=off``: the
+custom training loop is not distribution-aware; the paper's mixed precision / two GPUs are not needed at these sizes).
 """
 from __future__ import annotations
 
@@ -29,15 +33,68 @@ from hmtl_tf import config as C
 PRETEXT = ("rotation2x2", "puzzle2x2", "puzzle3x3")
 BARLOW = ("barlow_twins", "barlow_twins_puzzle")
 METHODS = PRETEXT + BARLOW
-PRETEXT_FLAG = 4           # heads on the backbone output (conv5_x)
 PROBE_SCALE = 90.0         # the probe predicts degrees / 90 (a well-scaled linear regression)
 WEIGHTS_SUFFIX = ".weights.h5"
 
-# Paper set-up (Sec. 4.3) and the CPU-sized smoke set-up (SPEC section 1).
-PAPER = {"epochs": 64, "batch_size": 64, "optim.lr": 1e-3, "optim.schedule": "cosine", "data.train": "eth_xgaze",
-         "data.aug_level": 1}
-SMOKE = {"epochs": 2, "batch_size": 16, "data.image_size": 64}
-PROJECTOR = {"paper": (2048, 2048, 2048), "smoke": (256, 256, 256)}
+
+@dataclass(frozen=True)
+class PretrainSetup:
+    """The pre-training set-up, one object: :func:`make_pretrain_config` and the CLI flag defaults read it, and
+    ``<stem>.json`` records it.
+
+    Barlow Twins (BT, BT*) follow the paper (Sec. 4.3): the ETH-XGaze training set, 64 epochs, batch 64, LR 1e-3
+    with cosine decay, a projector of three 2048-unit layers (BN + ReLU after the first two) and the two-view recipe
+    of ``ssl.bt_augment`` (the pipeline's own augmentation off); the off-diagonal weight 5e-3 is Zbontar et al.'s
+    (the paper gives none).
+
+    Pretext tasks (2x2 rotation, 2x2 / 3x3 puzzle on ETH-XGaze: the "ETH-XGaze SSL" weights of Tables 2-4): the
+    paper gives no set-up. Decision: the same one, because (1) it is the only pre-training set-up the paper states,
+    and Table 4 compares these encoders with BT's, so they get the same data, budget and schedule; (2) the heads at
+    flag 4 (the backbone output, conv5_x): only the backbone is kept, and at flag 4 every backbone stage learns the
+    pretext task (at flag 1-3 the later stages would get no gradient and stay random); (3) level-1 augmentation
+    (random central zoom and contrast, Sec. 4.2) before the pretext transform: level 2's cutout would come before
+    the puzzle here (the transform is applied to the pipeline's output) and be cut across the tiles, the shortcut
+    Sec. 4.3 avoids for BT* by puzzling "before performing cutout"; SSL-head dropout 0.2 as the HMTL SSL heads
+    (Sec. 4.2); AdaBelief, as every run of the paper. Smoke scale: the same with 2 epochs, batch 16, 64 px and a
+    3 x 256 projector. One device, float32 (the custom training loop is not distribution-aware).
+    """
+
+    train: str = "eth_xgaze"
+    epochs: int = 64
+    batch_size: int = 64
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    optimizer: str = "adabelief"
+    flag: int = 4                                  # pretext heads on the backbone output (conv5_x)
+    aug_level: int = 1                             # pretext tasks; Barlow Twins: 0 (its own two-view recipe)
+    ssl_dropout: float = 0.2                       # before each pretext head
+    lambd: float = 5e-3                            # Barlow Twins off-diagonal weight (Zbontar et al. 2021)
+    projector: Tuple[int, ...] = (2048, 2048, 2048)
+    probe_lr: float = 1e-2                         # the optional online linear probe (Adam)
+    smoke_epochs: int = 2
+    smoke_batch_size: int = 16
+    smoke_image_size: int = 64
+    smoke_projector: Tuple[int, ...] = (256, 256, 256)
+
+    def overrides(self, scale: str) -> Dict[str, object]:
+        """The TrainConfig overrides of this set-up at ``scale`` (paper | smoke)."""
+        over: Dict[str, object] = {"epochs": self.epochs, "batch_size": self.batch_size, "optim.lr": self.lr,
+                                   "optim.schedule": self.schedule, "optim.optimizer": self.optimizer,
+                                   "data.train": self.train, "data.aug_level": self.aug_level,
+                                   "ssl.dropout": self.ssl_dropout, "strategy": "one_device",
+                                   "mixed_precision": "off"}
+        if scale == "smoke":
+            over.update({"epochs": self.smoke_epochs, "batch_size": self.smoke_batch_size,
+                         "data.image_size": self.smoke_image_size})
+        return over
+
+    def projector_at(self, scale: str) -> Tuple[int, ...]:
+        return self.smoke_projector if scale == "smoke" else self.projector
+
+
+SETUP = PretrainSetup()
+PRETEXT_FLAG = SETUP.flag
+PROJECTOR = {"paper": SETUP.projector, "smoke": SETUP.smoke_projector}
 
 
 @dataclass
@@ -46,10 +103,10 @@ class PretrainSpec:
 
     method: str
     out: str
-    lambd: float = 5e-3                      # Barlow Twins off-diagonal weight (Zbontar et al. 2021)
-    projector: Tuple[int, ...] = PROJECTOR["paper"]
+    lambd: float = SETUP.lambd               # Barlow Twins off-diagonal weight (Zbontar et al. 2021)
+    projector: Tuple[int, ...] = SETUP.projector
     linear_probe: bool = False
-    probe_lr: float = 1e-2
+    probe_lr: float = SETUP.probe_lr
     probe_val_batches: int = 0               # 0 = the whole validation split each epoch
     extra: Dict[str, object] = field(default_factory=dict)
 
@@ -68,9 +125,10 @@ class PretrainSpec:
 
 def make_pretrain_config(scale: str, method: str, overrides: Optional[Dict[str, object]] = None) -> C.TrainConfig:
     """A TrainConfig for the data pipeline / optimiser: no SSL transform in the pipeline (pre-training applies
-    its own, see :func:`batch_transform`), no supervised validation set unless a probe asks for one."""
-    cfg = C.make_config(scale, {**PAPER, **(SMOKE if scale == "smoke" else {}), **(overrides or {})})
-    cfg.ssl.task, cfg.ssl.flag = "none", PRETEXT_FLAG
+    its own, see :func:`batch_transform`), no supervised validation set unless a probe asks for one. Defaults:
+    :data:`SETUP` at ``scale``, then ``overrides``."""
+    cfg = C.make_config(scale, {**SETUP.overrides(scale), **(overrides or {})})
+    cfg.ssl.task, cfg.ssl.flag = "none", SETUP.flag
     cfg.optim.lr_drops = ()
     if method in BARLOW:
         cfg.data.aug_level, cfg.data.heavy_aug, cfg.data.hue_aug = 0, False, False  # BT has its own recipe
@@ -248,7 +306,8 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
 
     from hmtl_tf.data import pipeline
     from hmtl_tf.optim import make_optimizer
-    from hmtl_tf.train import angles_for, data_sources, library_versions, write_history_csv, write_json_atomic
+    from hmtl_tf.train import (angles_for, data_sources, library_versions, setup_devices, write_history_csv,
+                               write_json_atomic)
 
     spec.validate()
     cfg.validate()
@@ -259,8 +318,7 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     angles_for(cfg, train[0])
     stem = spec.stem()
     os.makedirs(os.path.dirname(os.path.abspath(spec.out)), exist_ok=True)
-    keras.utils.set_random_seed(cfg.seed)
-    keras.mixed_precision.set_global_policy("float32")
+    setup_devices(cfg)  # seeds, determinism, dtype policy (one device, float32: see make_pretrain_config)
     spe = pipeline.steps_per_epoch(train[0], cfg, split=train[1])
     backbone, model = build_models(cfg, spec)
     opt = make_optimizer(cfg.optim, spe, cfg.epochs)
@@ -283,7 +341,8 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
         import csv
         with open(history_path) as f:
             history = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)][:start]
-    write_json_atomic(f"{stem}.json", {"method": spec.method, "spec": asdict(spec), "config": json.loads(cfg.to_json()),
+    write_json_atomic(f"{stem}.json", {"method": spec.method, "spec": asdict(spec), "setup": asdict(SETUP),
+                                       "config": json.loads(cfg.to_json()),
                                        "train": list(train), "steps_per_epoch": spe, "versions": library_versions()})
     print(f"pretrain {spec.method} -> {spec.out}: scale={cfg.scale} size={cfg.data.image_size} batch={cfg.batch_size} "
           f"epochs={cfg.epochs} steps/epoch={spe} data={train[0]}:{train[1]}"
@@ -338,22 +397,27 @@ def define_flags() -> None:
     import data_prep.prepare  # noqa: F401  (defines module-level flags that smoke-data generation would add later)
     _define(flags.DEFINE_enum, "method", None, list(METHODS), "pretext task or Barlow Twins (BT*: barlow_twins_puzzle)")
     _define(flags.DEFINE_string, "out", None, "output file for the backbone weights (*.weights.h5)")
-    _define(flags.DEFINE_string, "train", "", "shard directory or dataset name under --data_root (default eth_xgaze)")
+    _define(flags.DEFINE_string, "train", "", f"shard directory or dataset name under --data_root "
+            f"(default {SETUP.train})")
     _define(flags.DEFINE_string, "val", "", "validation set of the linear probe (default: the --train name's eval split)")
     _define(flags.DEFINE_string, "data_root", C.DataConfig.data_root, "where dataset names are looked up")
     _define(flags.DEFINE_string, "scale", "", "paper | smoke (default: paper when the real datasets are found, else smoke)")
-    _define(flags.DEFINE_integer, "epochs", 0, "epochs (paper 64, smoke 2)")
-    _define(flags.DEFINE_integer, "batch_size", 0, "batch size (paper 64, smoke 16)")
-    _define(flags.DEFINE_float, "lr", 1e-3, "peak learning rate (cosine decay)")
-    _define(flags.DEFINE_enum, "optimizer", "adabelief", list(C.OPTIMIZERS), "optimizer")
-    _define(flags.DEFINE_integer, "image_size", 0, "input size (paper 224, smoke 64)")
-    _define(flags.DEFINE_integer, "aug_level", 1, "pipeline augmentation before a pretext transform (BT uses its own)")
+    _define(flags.DEFINE_integer, "epochs", 0, f"epochs (0 = the set-up's: paper {SETUP.epochs}, smoke "
+            f"{SETUP.smoke_epochs}; the paper's Barlow Twins set-up, shared by the pretext tasks: PretrainSetup)")
+    _define(flags.DEFINE_integer, "batch_size", 0, f"batch size (0 = paper {SETUP.batch_size}, "
+            f"smoke {SETUP.smoke_batch_size})")
+    _define(flags.DEFINE_float, "lr", SETUP.lr, f"peak learning rate ({SETUP.schedule} decay)")
+    _define(flags.DEFINE_enum, "optimizer", SETUP.optimizer, list(C.OPTIMIZERS), "optimizer")
+    _define(flags.DEFINE_integer, "image_size", 0, f"input size (0 = paper 224, smoke {SETUP.smoke_image_size})")
+    _define(flags.DEFINE_integer, "aug_level", SETUP.aug_level, f"pipeline augmentation before a pretext transform "
+            f"(BT uses its own); pretext heads at flag {SETUP.flag} (the backbone output)")
     _define(flags.DEFINE_integer, "steps_per_epoch", 0, "0 = one pass over the training data")
     _define(flags.DEFINE_integer, "max_train_samples", 0, "0 = all")
     _define(flags.DEFINE_integer, "seed", 0, "random seed")
     _define(flags.DEFINE_string, "backbone", "resnet50", "backbone name (hmtl_tf.models.backbone)")
-    _define(flags.DEFINE_list, "projector", [], "Barlow Twins projector layer sizes (paper 2048,2048,2048; smoke 256 x3)")
-    _define(flags.DEFINE_float, "lambd", 5e-3, "Barlow Twins off-diagonal weight")
+    _define(flags.DEFINE_list, "projector", [], "Barlow Twins projector layer sizes (default: paper "
+            + ",".join(map(str, SETUP.projector)) + "; smoke " + ",".join(map(str, SETUP.smoke_projector)) + ")")
+    _define(flags.DEFINE_float, "lambd", SETUP.lambd, "Barlow Twins off-diagonal weight")
     _define(flags.DEFINE_boolean, "linear_probe", False, "online linear probe of the pose on stop-gradient features")
     _define(flags.DEFINE_integer, "probe_val_batches", 0, "validation batches per probe evaluation (0 = all)")
     _define(flags.DEFINE_boolean, "overwrite", False, "start afresh (ignores an existing --out and checkpoints)")
@@ -387,7 +451,7 @@ def config_from_flags():
     cfg = make_pretrain_config(scale, fl.method, over)
     train_name = cfg.data.train
     cfg.data.val = fl.val or (train_name if fl.linear_probe and not os.path.isdir(train_name) else "")
-    projector = tuple(int(u) for u in fl.projector) if fl.projector else PROJECTOR[scale]
+    projector = tuple(int(u) for u in fl.projector) if fl.projector else SETUP.projector_at(scale)
     spec = PretrainSpec(method=fl.method, out=fl.out, lambd=fl.lambd, projector=projector,
                         linear_probe=fl.linear_probe, probe_val_batches=fl.probe_val_batches)
     return cfg, spec

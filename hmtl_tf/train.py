@@ -4,8 +4,16 @@
     python -m hmtl_tf.train --scale=smoke --ssl=puzzle3x3 --run=runs/smoke   # synthetic heads, CPU size
 
 A run directory holds everything needed to know how its numbers were produced (DESIGN.md): config.json,
-versions.json, data_hashes.json, tb/, history.csv, checkpoints/, best.weights.h5, inference.keras,
-inference_savedmodel/, metrics.json and DONE. Re-running the same command resumes a killed run at the last
+versions.json, data_hashes.json, tb/, history.csv, checkpoints/, best.weights.h5 (only under a ``best_*``
+selection rule), inference.keras, inference_savedmodel/, metrics.json and DONE.
+
+Model selection (SPEC 8, ``--selection``): the reported numbers come from the final epoch by default; ``best_heldout``
+takes the epoch with the lowest MAE on a held-out part of the training data (``--val_split=0.05``: 5% of the
+training sources, or ``--heldout=NAME``); ``best_on_test`` (the epoch picked on the test set itself) exists only as a
+labelled option. After every epoch the held-out part (history ``heldout_*``) and the test sets (``test_*`` for
+``--val``, ``test_<name>_*`` for ``--extra_test``) are evaluated: the test curves are monitoring only. At the end
+the test sets (and the held-out part) are evaluated with the selected weights; metrics.json states the rule and
+the epoch beside every number (``_run.selection``, ``_run.selected_epoch``). Re-running the same command resumes a killed run at the last
 finished epoch (the input pipeline is a pure function of (seed, epoch), so no epoch is lost or repeated); a
 finished run is not re-trained.
 """
@@ -20,13 +28,17 @@ import platform
 import shutil
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from hmtl_tf import config as C
 
 
 class NaNLossError(RuntimeError):
     pass
+
+
+class SelectionError(NaNLossError):
+    """A ``best_*`` selection rule found no value of its monitored metric (stops the run like a NaN loss)."""
 
 
 # ----------------------------------------------------------------------------------------- run directory
@@ -71,8 +83,8 @@ def write_history_csv(path: str, rows: List[Dict[str, float]]) -> None:
     keys: List[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    first = ["epoch", "lr", "loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean", "val_loss", "val_mae_yaw",
-             "val_mae_pitch", "val_mae_roll", "val_mae_mean"]
+    first = ["epoch", "lr", "loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean"] + [
+        f"{p}_{m}" for p in ("heldout", "test") for m in ("loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean")]
     cols = [k for k in first if k in keys] + sorted(k for k in keys if k not in first)
     tmp = f"{path}.tmp"
     with open(tmp, "w", newline="") as f:
@@ -105,8 +117,9 @@ def make_strategy(name: str):
             name = "one_device"
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+    if name == "mirrored":  # all GPUs; without GPUs the logical CPUs when split (tests: 2 CPU replicas)
+        cpus = [] if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus if len(cpus) > 1 else None)
     return tf.distribute.get_strategy()
 
 
@@ -117,6 +130,27 @@ def set_precision(mode: str) -> str:
     on = mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
     keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
     return "mixed_float16" if on else "float32"
+
+
+def setup_devices(cfg: C.TrainConfig):
+    """The device set-up of a run, one function for ``train``, ``distill`` and ``pretrain``: returns
+    ``(strategy, policy)``. In the order TensorFlow needs: (1) with ``cfg.deterministic`` oneDNN's reordering CPU
+    kernels off (``TF_ENABLE_ONEDNN_OPTS=0``, effective only before TensorFlow loads); (2) the ``cfg.strategy``
+    distribution strategy (first: MultiWorkerMirroredStrategy must precede any other TF work); (3) the seeds
+    (``keras.utils.set_random_seed``: Python, NumPy, TF); (4) op determinism with ``cfg.deterministic``; (5) the
+    Keras dtype policy of ``cfg.mixed_precision`` (``mixed_float16`` on GPUs for ``auto``). Build models inside
+    ``strategy.scope()`` after this call."""
+    if cfg.deterministic:
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import keras
+
+    strategy = make_strategy(cfg.strategy)
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    return strategy, set_precision(cfg.mixed_precision)
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -133,6 +167,41 @@ def data_sources(cfg: C.TrainConfig):
     return train, val
 
 
+class EvalSet(NamedTuple):
+    """A set evaluated after every epoch and at the end: ``name`` its metrics.json key, ``prefix`` its history
+    columns (``heldout`` / ``test`` / ``test_<name>``), ``part`` the held-out part of the training records (None:
+    every record of the split)."""
+
+    name: str
+    prefix: str
+    path: str
+    split: str
+    part: Optional[str] = None
+
+
+def eval_sets(cfg: C.TrainConfig, train, val) -> List[EvalSet]:
+    """The held-out set (``--val_split`` part of the training records, or ``--heldout``), the test set ``--val``
+    and the ``--extra_test`` sets, in that order."""
+    from hmtl_tf.data.locate import resolve
+
+    out: List[EvalSet] = []
+    if cfg.data.val_split > 0:
+        out.append(EvalSet("heldout", "heldout", train[0], train[1], "heldout"))
+    elif cfg.data.heldout:
+        out.append(EvalSet("heldout", "heldout", *resolve(cfg.data.heldout, cfg.data.data_root, training=False)))
+    if val:
+        out.append(EvalSet(cfg.data.val if not os.path.isdir(cfg.data.val) else "val", "test", val[0], val[1]))
+    for i, name in enumerate(n for n in cfg.data.extra_test if n):
+        key = name if not os.path.isdir(name) else f"test{i + 2}"
+        out.append(EvalSet(key, f"test_{key}", *resolve(name, cfg.data.data_root, training=False)))
+    return out
+
+
+def selection_key(rule: str, monitor_key: str = "mae_mean") -> Optional[str]:
+    """The history column a selection rule minimises (None for ``final``)."""
+    return {"best_heldout": f"heldout_{monitor_key}", "best_on_test": f"test_{monitor_key}"}.get(rule)
+
+
 def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
     """ETH-XGaze has yaw and pitch only (Sec. 4.1): drop roll when the training shards have no roll."""
     summary = read_json(os.path.join(train_dir, "summary.json"), {}) or {}
@@ -144,13 +213,22 @@ def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
 KEEP_CHECKPOINTS = 3  # per-epoch checkpoints kept (model + optimizer: ~0.3 GB each for ResNet50)
 
 
-def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean"):
+def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean", cfg: Optional[C.TrainConfig] = None,
+               monitors=()):
+    """RunState (+ TensorBoard). ``monitors``: ``[(prefix, dataset)]`` evaluated after every epoch into history
+    columns ``<prefix>_<metric>``; Keras's own validation logs (``val_*``: ``validation_data`` of a caller such as
+    ``hmtl_tf.distill``, whose val is the test set) are written as ``test_*``. The selection rule is ``cfg.selection``
+    (``final`` without a cfg); a ``best_*`` rule keeps ``best.weights.h5`` at the lowest ``selection_key``."""
     import keras
     import numpy as np
 
+    rule = cfg.selection if cfg is not None else "final"
+    key = selection_key(rule, monitor_key)
+    state["selection"], state["selection_key"] = rule, key
+
     class RunState(keras.callbacks.Callback):
-        """Per-epoch checkpoint (model + optimizer state), best weights by validation MAE, history.csv; NaN
-        stop."""
+        """Per-epoch evaluation of the monitored sets, checkpoint (model + optimizer state), the selection rule's
+        best weights, history.csv; NaN stop."""
 
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
@@ -163,15 +241,28 @@ def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean"
             self._t0 = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items() if k != "val_loss_ssl"}  # no SSL targets in val
+            raw = logs if logs is not None else {}
+            for prefix, ds in monitors:  # added to Keras's dict too, so TensorBoard (the next callback) logs them
+                for k, v in self.model.evaluate(ds, verbose=0, return_dict=True).items():
+                    if "ssl" not in k:  # no SSL targets outside training
+                        raw[f"{prefix}_{k}"] = v
+            logs = {}
+            for k, v in raw.items():
+                if k.startswith("val_"):
+                    if "ssl" in k:
+                        continue
+                    k = f"test_{k[4:]}"
+                logs[k] = float(v)
             lr = self.model.optimizer.learning_rate
             logs["lr"] = float(np.asarray(lr() if callable(lr) else lr))
             logs["epoch"] = epoch + 1
             logs["seconds"] = round(time.time() - self._t0, 2)
-            monitor = logs.get(f"val_{monitor_key}", logs.get(monitor_key))
-            if monitor is not None and monitor < state.get("best", float("inf")):
-                state["best"], state["best_epoch"] = monitor, epoch + 1
-                network.save_weights(os.path.join(run_dir, "best.weights.h5"))
+            if key is not None:
+                if logs.get(key) is None:
+                    raise SelectionError(f"--selection={rule}: no {key} was measured at epoch {epoch + 1}")
+                if logs[key] < state.get("best", float("inf")):
+                    state["best"], state["best_epoch"] = logs[key], epoch + 1
+                    network.save_weights(os.path.join(run_dir, "best.weights.h5"))
             ckpt_dir = os.path.join(run_dir, "checkpoints")
             os.makedirs(ckpt_dir, exist_ok=True)
             path = os.path.join(ckpt_dir, f"epoch_{epoch + 1:03d}.weights.h5")
@@ -310,18 +401,16 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
         return cfg.run
     write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
     write_json_atomic(os.path.join(run_dir, "versions.json"), library_versions())
+    sets = eval_sets(cfg, (train_dir, train_split), val)
     hashes = {"train": {"dir": train_dir, "split": train_split, **shard_hashes(train_dir)}}
-    if val:
-        hashes["val"] = {"dir": val[0], "split": val[1], **shard_hashes(val[0])}
+    for s in sets:
+        entry = "val" if s.prefix == "test" else s.name
+        hashes[entry] = {"dir": s.path, "split": s.split, **shard_hashes(s.path)}
+        if s.part:
+            hashes[entry].update(part=s.part, val_split=cfg.data.val_split)
     write_json_atomic(os.path.join(run_dir, "data_hashes.json"), hashes)
 
-    strategy = make_strategy(cfg.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
-    keras.utils.set_random_seed(cfg.seed)
-    if cfg.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    policy = set_precision(cfg.mixed_precision)
+    strategy, policy = setup_devices(cfg)
     spe = cfg.steps_per_epoch or pipeline.steps_per_epoch(train_dir, cfg, split=train_split)
     state = read_json(os.path.join(run_dir, "state.json"), {}) or {}
     start_epoch = int(state.get("epoch", 0))
@@ -329,12 +418,18 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
           f"size={cfg.data.image_size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe} "
           f"precision={policy} replicas={strategy.num_replicas_in_sync}"
           + (f" — resuming after epoch {start_epoch}" if start_epoch else ""), flush=True)
+    if sets and sets[0].part == "heldout":
+        print(f"held out for monitoring/selection: {pipeline.part_count(train_dir, cfg, train_split, 'heldout')} "
+              f"records ({cfg.data.val_split:.0%} of the training sources); training on "
+              f"{pipeline.part_count(train_dir, cfg, train_split, 'train')}", flush=True)
+    print(f"selection: {selection_text(cfg.selection, sets)}", flush=True)
 
     family = get_family(cfg)
     lm = family.needs_landmarks
     train_ds = pipeline.make_dataset(train_dir, cfg, training=True, split=train_split, start_epoch=start_epoch,
                                      with_landmarks=lm)
-    val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1], with_landmarks=lm) if val else None
+    monitors = [(s.prefix, pipeline.make_dataset(s.path, cfg, training=False, split=s.split, with_landmarks=lm,
+                                                 part=s.part)) for s in sets]
     with strategy.scope():
         network = family.build_network(cfg)
         set_bn_momentum(network, cfg.model.bn_momentum)
@@ -345,27 +440,46 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
         restore_checkpoint(model, state, np.zeros((1, size, size, 3), np.float32))
     state.setdefault("init", init)
 
-    callbacks = _callbacks(run_dir, state, network, family.monitor)
+    callbacks = _callbacks(run_dir, state, network, family.monitor, cfg, monitors)
     if start_epoch < cfg.epochs:
         try:
             model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=spe,
-                      validation_data=val_ds, callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=verbose)
         except NaNLossError as e:
             raise SystemExit(f"error: {e}")
-    finish_run(cfg, run_dir, network, val, state, family.build_inference_model)
+    finish_run(cfg, run_dir, network, val, state, family.build_inference_model, sets)
     return run_dir
 
 
-def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, build_inference=None) -> None:
-    """Best weights -> inference model (.keras + SavedModel) -> validation metrics -> DONE."""
+def selection_text(rule: str, sets=(), key: Optional[str] = None) -> str:
+    """One line saying which epoch's weights a rule reports (for logs, metrics.json and the reports)."""
+    test = next((s.name for s in sets if s.prefix == "test"), "the test set")
+    return {"final": "final epoch (no model selection)",
+            "best_heldout": f"best epoch by {key or 'MAE'} on the held-out part of the training data",
+            "best_on_test": f"BEST EPOCH ON THE TEST SET ({test}, by {key or 'MAE'}): optimistic, the test set "
+                            f"picked the epoch"}[rule]
+
+
+def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, build_inference=None,
+               sets: Optional[List[EvalSet]] = None) -> None:
+    """Selected weights (the rule's: final epoch, or ``best.weights.h5``) -> inference model (.keras + SavedModel)
+    -> MAE on ``sets`` (default: the test set ``val``), each entry naming its rule and epoch -> DONE."""
     from hmtl_tf.evaluate import evaluate_model
     from hmtl_tf.metrics import pretext_summary
 
     if build_inference is None:
         from hmtl_tf.models.hmtl import build_inference_model as build_inference
-    best = os.path.join(run_dir, "best.weights.h5")
-    if os.path.isfile(best):
+    if sets is None:
+        sets = [EvalSet(cfg.data.val if not os.path.isdir(cfg.data.val) else "val", "test", *val)] if val else []
+    rule = state.get("selection") or cfg.selection  # what the callbacks applied
+    key = state.get("selection_key")
+    epoch = state.get("epoch")
+    if rule != "final":
+        best = os.path.join(run_dir, "best.weights.h5")
+        if not os.path.isfile(best):
+            raise SystemExit(f"error: --selection={rule}: {best} is missing (no epoch measured {key})")
         network.load_weights(best)
+        epoch = state.get("best_epoch")
     inference = build_inference(cfg, network)
     inference.save(os.path.join(run_dir, "inference.keras"))
     saved = os.path.join(run_dir, "inference_savedmodel")
@@ -373,20 +487,34 @@ def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, buil
         shutil.rmtree(saved)
     inference.export(saved, verbose=False)
     metrics = read_json(os.path.join(run_dir, "metrics.json"), {}) or {}
-    if val:
-        name = cfg.data.val if not os.path.isdir(cfg.data.val) else "val"
-        metrics[name] = evaluate_model(inference, cfg, val[0], val[1])
-    metrics["_run"] = {"best_epoch": state.get("best_epoch"), "epochs": state.get("epoch"), "init": state.get("init"),
-                       "scale": cfg.scale}
-    metrics["_pretext"] = pretext_summary(state.get("history") or [], state.get("best_epoch"))  # {} without SSL
+    for s in sets:
+        metrics[s.name] = dict(evaluate_model(inference, cfg, s.path, s.split, part=s.part), selection=rule,
+                               selected_epoch=epoch)
+    text = selection_text(rule, sets, key)
+    metrics["_run"] = {"selection": rule, "selection_text": text, "selected_epoch": epoch, "selected_by": key,
+                       "best_epoch": state.get("best_epoch") if rule != "final" else None,
+                       "epochs": state.get("epoch"), "init": state.get("init"), "scale": cfg.scale,
+                       "heldout": _heldout_info(cfg, sets), "monitored": [s.prefix for s in sets]}
+    metrics["_pretext"] = pretext_summary(state.get("history") or [],
+                                          epoch if rule != "final" else None)  # {} without SSL
     write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
     with open(os.path.join(run_dir, "DONE"), "w") as f:
         f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     shown = {k: v for k, v in metrics.items() if not k.startswith("_")}
-    print(f"run {run_dir} done: " + "; ".join(
+    print(f"run {run_dir} done ({text}, epoch {epoch}): " + "; ".join(
         f"{k}: MAE mean {v['mean']:.3f} (yaw {v['yaw']:.3f}, pitch {v['pitch']:.3f}"
         + (f", roll {v['roll']:.3f}" if v.get('roll') is not None else "") + ")" for k, v in shown.items()),
         flush=True)
+
+
+def _heldout_info(cfg: C.TrainConfig, sets) -> Optional[dict]:
+    held = next((s for s in sets if s.prefix == "heldout"), None)
+    if held is None:
+        return None
+    if held.part:
+        return {"val_split": cfg.data.val_split, "of": f"{os.path.basename(os.path.normpath(held.path))}/{held.split}",
+                "by": "source (300W-LP: source face incl. its views and _Flip copies; else subject / sequence)"}
+    return {"set": cfg.data.heldout}
 
 
 def main(argv):

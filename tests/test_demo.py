@@ -36,7 +36,7 @@ def test_mean_baseline_is_the_mae_of_the_training_mean():
 def test_demo_uses_the_visible_test_crops_and_the_paper_defaults(tmp_path):
     sl, hmtl = demo.demo_configs(str(tmp_path), 8)
     assert sl.data.val == hmtl.data.val == "aflw2000_visible" == demo.TEST_SETS[0][0]
-    assert (hmtl.ssl.task, hmtl.ssl.flag, hmtl.ssl.weight, hmtl.ssl.prob) == ("puzzle3x3", 3, 50.0, 1.0)
+    assert (hmtl.ssl.task, hmtl.ssl.flag, hmtl.ssl.weight, hmtl.ssl.prob) == ("puzzle3x3", 3, 1.0, 1.0)
     assert sl.ssl.task == "none" and sl.seed == hmtl.seed and sl.epochs == hmtl.epochs == 8
 
 
@@ -54,3 +54,19 @@ def test_demo_end_to_end_sl_learns_below_the_mean_baseline(tmp_path):
     mean = {line.split("|")[1].strip(): float(line.split("|")[5]) for line in first.splitlines()
             if line.startswith("| ") and not line.startswith("| method")}
     assert mean["SL (HopeNet)"] < 0.9 * mean["predict the training mean"], mean
+
+
+def test_learning_checks_follow_the_targets():
+    base = {"yaw": 30.0, "pitch": 12.0, "roll": 8.0, "mean": 16.667}
+    good_sl = {"yaw": 12.0, "pitch": 7.0, "roll": 5.0, "mean": 8.0}
+    hm = {"yaw": 12.5, "pitch": 7.5, "roll": 5.2, "mean": 8.4, "pretext": {"ssl_acc": 0.40, "ssl_chance": 1 / 9}}
+    checks = demo.learning_checks([("base", base), ("SL", good_sl), ("HMTL", hm)])
+    assert all(ok for *_, ok in checks) and len(checks) == 6
+    bad_roll = dict(good_sl, roll=6.0)                       # 0.75 of its baseline: fails the per-angle target
+    failed = [c for c, _, _, ok in demo.learning_checks([("base", base), ("SL", bad_roll), ("HMTL", hm)]) if not ok]
+    assert failed == ["SL roll MAE / baseline"]
+    chance_level = dict(hm, pretext={"ssl_acc": 0.2, "ssl_chance": 1 / 9})  # 1.8x chance
+    failed = [c for c, _, _, ok in demo.learning_checks([("base", base), ("SL", good_sl), ("HMTL", chance_level)])
+              if not ok]
+    assert failed == ["HMTL puzzle accuracy / chance"]
+    assert "| HMTL mean MAE / SL | 1.050 | <= 1.1 | yes |" in demo.checks_text(checks)

@@ -49,9 +49,14 @@ class FakeRunner:
                 angles = ["yaw", "pitch"] if roll is None else ["yaw", "pitch", "roll"]
                 json.dump({"data": {"data_root": "data/smoke/synthetic-x/shards"},
                            "model": {"angles": angles, "init": _arg(argv, "init") or "random"}}, f)
+            full = [f"test_aflw2000_full_mae_{a}" for a in ("yaw", "pitch", "roll", "mean")]
             with open(os.path.join(run, "history.csv"), "w") as f:
-                f.write("epoch,val_mae_yaw,val_mae_pitch,val_mae_roll,val_mae_mean\n1,6,5,4,5\n2,5,4,3,4\n")
-            metrics[_arg(argv, "val")] = {"yaw": 5.0, "pitch": 4.0, "roll": roll, "mean": 4.5, "n": 10, "variant": "v"}
+                f.write(",".join(["epoch", "test_mae_yaw", "test_mae_pitch", "test_mae_roll", "test_mae_mean"] + full)
+                        + "\n1,6,5,4,5,7,6,5,6\n2,5,4,3,4,6,5,4,5\n")
+            sel = {"selection": "final", "selected_epoch": 2}
+            for name in [_arg(argv, "val")] + [n for n in (_arg(argv, "extra_test") or "").split(",") if n]:
+                metrics[name] = {"yaw": 5.0, "pitch": 4.0, "roll": roll, "mean": 4.5, "n": 10, "variant": "v", **sel}
+            metrics["_run"] = {**sel, "epochs": 2}
             pathlib.Path(run, "DONE").write_text("ok")
         else:
             metrics[_arg(argv, "dataset")] = {"yaw": 3.0, "pitch": 2.0, "roll": 1.0, "mean": 2.0, "n": 5, "variant": "b"}
@@ -376,3 +381,59 @@ def test_mnn_strategies_share_one_landmark_stage_and_report_every_row(tmp_path):
     again = FakeRunner()
     mnn.run_mnn("smoke", runs, results, runner=again, say=lambda s: None)
     assert again.calls == []
+
+
+# ------------------------------------------------------------------ issue 12 items 2-3: selection rule, starred rows
+def test_starred_row_shares_its_run_with_its_twin(tmp_path):
+    """Sec. 4.2 / Fig. 6: SL* and HMTL* are the SL / HMTL runs evaluated on all 2,000 AFLW2000 images: one training
+    job, which evaluates (and monitors per epoch) the full set itself, so the starred row's entry needs no job."""
+    t2 = {r.key: r for r in ALL[2].ROWS}
+    for star, twin in (("sl_aug2_full", "sl_aug2"), ("hmtl_p3_aug2_full", "hmtl_p3_aug2")):
+        assert t2[star].run == t2[twin].run == twin and t2[star].flags == t2[twin].flags
+        assert (t2[star].evaluate, t2[twin].evaluate) == ("aflw2000_full", "aflw2000")
+        assert t2[star].run_dir("runs", "paper") == t2[twin].run_dir("runs", "paper")
+        argv = t2[twin].train_argv("runs", "paper")
+        assert _arg(argv, "val") == "aflw2000" and _arg(argv, "extra_test") == "aflw2000_full"
+    jobs = plan_jobs([t2["sl_aug2"], t2["sl_aug2_full"]], "smoke", str(tmp_path / "runs"))
+    assert [j.name for j in jobs if j.kind == "train"] == ["train/sl_aug2"]
+    assert {j.name for j in jobs if j.kind == "evaluate"} == {"eval/sl_aug2/aflw2000", "eval/sl_aug2/aflw2000_full"}
+    fake = FakeRunner()
+    runs, results = str(tmp_path / "runs"), str(tmp_path / "res")
+    status = runner.run_table(2, "smoke", runs, results, rows=["sl_aug2", "sl_aug2_full"], runner=fake,
+                              say=lambda s: None)
+    assert [a[2] for a in fake.calls] == ["hmtl_tf.train"]  # trained once; both entries come from that run
+    assert status["eval/sl_aug2/aflw2000_full"] == "skipped (done)"
+    recs = {r["row"]: r for r in csv.DictReader(open(os.path.join(results, "table2.csv")))}
+    assert recs["sl_aug2_full"]["run"] == recs["sl_aug2"]["run"] and recs["sl_aug2_full"]["status"] == "done"
+    assert os.path.getsize(os.path.join(results, "fig6_full_aflw2000.png")) > 1000
+
+
+def test_reports_state_the_selection_rule_of_every_number(tmp_path):
+    """Every report row names the rule (and epoch) of its weights; a best-on-test row is flagged in the report."""
+    from experiments import report, table2
+
+    runs = str(tmp_path / "runs")
+    ours = [r for r in table2.ROWS if not r.is_literature][:3]
+    lit = [r for r in table2.ROWS if r.is_literature][:1]
+    rules = [("final", 110), ("best_heldout", 87), ("best_on_test", 93)]
+    for row, (rule, epoch) in zip(ours, rules):
+        d = tmp_path / "runs" / "smoke" / row.run
+        d.mkdir(parents=True, exist_ok=True)
+        entry = {"yaw": 5.0, "pitch": 4.0, "roll": 3.0, "mean": 4.0, "n": 10, "selection": rule,
+                 "selected_epoch": epoch}
+        (d / "metrics.json").write_text(json.dumps({row.evaluate: entry, "_run": {"selection": rule,
+                                                                                "selected_epoch": epoch}}))
+    recs = report.records(2, ours + lit, runs, "smoke")
+    assert [r["weights"] for r in recs] == ["final (ep 110)", "best held-out (ep 87)", "BEST ON TEST (ep 93)", ""]
+    assert [r["selection"] for r in recs[:3]] == ["final", "best_heldout", "best_on_test"]
+    md = tmp_path / "t.md"
+    report.write_markdown(str(md), table2, recs, "smoke", "synthetic")
+    text = md.read_text()
+    assert "| Weights |" in text and "| final (ep 110) |" in text and "| BEST ON TEST (ep 93) |" in text
+    assert "`final` = the last epoch" in text and "Warning: 1 row(s) report the best epoch on the test set" in text
+    csv_path = tmp_path / "t.csv"
+    report.write_csv(str(csv_path), recs)
+    assert [r["selection"] for r in csv.DictReader(open(csv_path))][:3] == ["final", "best_heldout", "best_on_test"]
+    # a default-rule report has the rule line and no warning
+    report.write_markdown(str(md), table2, recs[:1], "smoke", "synthetic")
+    assert "Warning" not in md.read_text() and "`final` = the last epoch" in md.read_text()

@@ -268,3 +268,139 @@ def test_crop_box_equals_crop_spec_box(dataset, split, k):
               "image/origin": tf.constant([3, 4], tf.int64)}
         got = pipeline.crop_box(ex, tf.constant(kk, tf.float32)).numpy()
         np.testing.assert_array_equal(got, np.array(spec.box(kk)) - [3, 4, 3, 4])
+
+
+# ----------------------------------------------------------------------------- augmentation order (issue 12.4)
+FLAT = (180, 120, 60)
+
+
+@pytest.fixture(scope="module")
+def flat_shards(tmp_path_factory):
+    """Records of a flat-coloured 400-px image stored whole (origin 0, 0): every crop of the policy, zoomed out
+    to 1/0.7 included, stays inside it, so the only black pixels of a training image are the occluders."""
+    d = str(tmp_path_factory.mktemp("flat"))
+    img = np.broadcast_to(np.array(FLAT, np.uint8), (400, 400, 3)).copy()
+    jpeg = tf.io.encode_jpeg(img, quality=95).numpy()
+    rng = np.random.RandomState(3)
+    os.makedirs(d, exist_ok=True)
+    with tf.io.TFRecordWriter(os.path.join(d, records.shard_name("train", 0, 1))) as w:
+        for i in range(8):
+            pts = rng.uniform(170, 230, (68, 2))
+            spec = crops.make_crop_spec("hopenet", "300w_lp", "train", pt2d=pts)
+            w.write(records.encode_example(
+                image_jpeg=jpeg, origin=(0, 0), source_size=(400, 400), ypr=rng.uniform(-60, 60, 3), has_roll=True,
+                crop=spec, source_id=f"flat_{i}", dataset="300w_lp", split="train", landmarks=pts))
+    return d
+
+
+@pytest.mark.parametrize("over", [{"data.aug_level": 2, "ssl.task": "puzzle3x3"},                    # Table 2 HMTL
+                                  {"data.heavy_aug": True, "ssl.task": "puzzle2x2", "data.aug_level": 0}])  # T6
+def test_cutout_is_one_rectangle_in_the_puzzled_training_image(flat_shards, over):
+    """HMTL Sec. 4.3: the puzzle is applied before the cutout, so the occluded pixels of the final image form one
+    axis-aligned rectangle (never a rectangle cut into tiles and shuffled). Through ``make_dataset``: 8 epochs of
+    the 8 records."""
+    cfg = _cfg(epochs=8, **over).validate()
+    with_cutout = 0
+    for images, targets in pipeline.make_dataset(flat_shards, cfg, training=True):
+        assert "puzzle_0" in targets  # the puzzled HMTL input
+        for i, image in enumerate(images.numpy()):
+            dark = np.all(image < 1.0, axis=-1)
+            if not dark.any():
+                continue  # cutout p=0.5: not drawn for this element
+            with_cutout += 1
+            ys, xs = np.nonzero(dark)
+            rect = dark[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            assert rect.all(), f"the occluded pixels are not one rectangle ({rect.mean():.0%} of their box)"
+            if over.get("data.aug_level") == 2:  # level 2 keeps the flat colour everywhere else
+                np.testing.assert_allclose(image[~dark], np.broadcast_to(FLAT, image[~dark].shape), atol=3.0)
+    assert with_cutout >= 10
+
+
+# ----------------------------------------------------------------------------- held-out split (issue 12 item 2)
+def _w300lp_ids(n_faces):
+    """300W-LP-style ids: per source face 1-4 profiled views, each in its subset folder and the ``_Flip`` copy."""
+    names = {0: "AFW_{}_1", 1: "HELEN_{}_2", 2: "IBUG_image_{:03d}_1", 3: "LFPW_image_train_{:04d}"}
+    ids, groups = [], []
+    for f in range(n_faces):
+        subset = ("AFW", "HELEN", "IBUG", "LFPW")[f % 4]
+        stem = names[f % 4].format(1000 + f)
+        for k in range(1 + f % 4):
+            for folder in (subset, subset + "_Flip"):
+                ids.append(f"{folder}/{stem}_{k}")
+                groups.append(stem)
+    return ids, groups
+
+
+def test_heldout_split_is_by_source_deterministic_and_five_percent():
+    """No source face in both parts (its views and _Flip copies stay together), the same split on every call (a
+    fixed hash, pinned below), ~5% of the sources held out; ETH-XGaze by subject."""
+    ids, groups = _w300lp_ids(4000)
+    held = pipeline.in_heldout(tf.constant(ids), "300w_lp", 0.05).numpy()
+    side = {}
+    for g, h in zip(groups, held):
+        assert side.setdefault(g, h) == h, f"source {g} is on both sides"
+    frac = np.mean(list(side.values()))
+    assert 0.04 <= frac <= 0.06, frac
+    again = pipeline.in_heldout(tf.constant(ids[::-1]), "300w_lp", 0.05).numpy()[::-1]
+    np.testing.assert_array_equal(held, again)
+    assert int(sum(side.values())) == 214  # pinned: FarmHash fingerprint of the group, stable across machines
+    assert pipeline.source_group(tf.constant("AFW_Flip/AFW_134212_1_3"), "300w_lp").numpy() == b"AFW_134212_1"
+    eth = [f"subject{s:04d}/{i:06d}" for s in range(200) for i in range(3)]
+    held = pipeline.in_heldout(tf.constant(eth), "eth_xgaze", 0.2).numpy().reshape(200, 3)
+    assert (held.all(1) | ~held.any(1)).all() and 0.1 < held[:, 0].mean() < 0.3  # whole subjects
+
+
+@pytest.fixture(scope="module")
+def w300lp_shards(tmp_path_factory):
+    """120 records with 300W-LP ids (30 faces x 1-4 views x original / _Flip) in two shards."""
+    d = str(tmp_path_factory.mktemp("w300lp"))
+    ids, _ = _w300lp_ids(30)
+    items = _random_items(len(ids), "train", 7)
+    for it, sid in zip(items, ids):
+        it.update(id=sid, subject=sid.split("/")[0], dataset="300w_lp")
+    half = len(items) // 2
+    write_records(d, "train", items[:half], 0, 2)
+    write_records(d, "train", items[half:], 1, 2)
+    return d, ids
+
+
+def test_heldout_part_through_the_pipeline(w300lp_shards, tmp_path):
+    """Training reads only the training part, ``part="heldout"`` exactly the held-out part; counts (from a scan
+    and from data_prep's id sidecars) agree; with the default 300W-LP subsets the held-out part has no _Flip."""
+    import shutil
+
+    src, ids = w300lp_shards
+    cfg = _cfg(epochs=1, **{"data.val_split": 0.25, "data.w300lp_subsets": ("all",), "data.aug_level": 0})
+    want = {i for i, h in zip(ids, pipeline.in_heldout(tf.constant(ids), "300w_lp", 0.25).numpy()) if h}
+    assert 0 < len(want) < len(ids)
+    held = [s.decode() for _, t in pipeline.make_dataset(src, cfg, training=False, split="train", part="heldout",
+                                                         with_ids=True) for s in t["source_id"].numpy()]
+    assert sorted(held) == sorted(want)
+    seen = {s.decode() for _, t in pipeline.make_dataset(src, cfg, training=True, with_ids=True)
+            for s in t["source_id"].numpy()}
+    groups = lambda xs: {pipeline.source_group(tf.constant(x), "300w_lp").numpy() for x in xs}  # noqa: E731
+    assert seen and not groups(seen) & groups(want)
+    n_train = pipeline.part_count(src, cfg, "train", "train")
+    assert n_train + len(want) == len(ids) and pipeline.steps_per_epoch(src, cfg) == n_train // 4
+    with pytest.raises(ValueError, match="heldout"):
+        pipeline.make_dataset(src, _cfg(), training=False, split="train", part="heldout")
+    # data_prep's sidecars + summary: the same counts without reading the records
+    side = str(tmp_path / "side")
+    shutil.copytree(src, side)
+    files = records.shard_files(side, "train")
+    half = len(ids) // 2
+    for f, part in zip(files, (ids[:half], ids[half:])):
+        with open(f"{f}.ids.json", "w") as fh:
+            json.dump({"ids": part}, fh)
+    with open(os.path.join(side, "summary.json"), "w") as fh:
+        json.dump({"dataset": "300w_lp", "splits": {"train": {"kept": len(ids)}}}, fh)
+    for over in ({"data.w300lp_subsets": ("all",)}, {}):  # {}: the default subsets (no _Flip)
+        c = _cfg(**{"data.val_split": 0.25, **over})
+        scan = pipeline._count(pipeline.filter_training_records(tf.data.TFRecordDataset(files), files, c, "heldout"))
+        assert pipeline.part_count(side, c, "train", "heldout") == scan
+        assert pipeline.part_count(side, c, "train", "train") == pipeline._count(
+            pipeline.filter_training_records(tf.data.TFRecordDataset(files), files, c))
+    c = _cfg(**{"data.val_split": 0.25})
+    flips = [s for _, t in pipeline.make_dataset(side, c, training=False, split="train", part="heldout",
+                                                  with_ids=True) for s in t["source_id"].numpy() if b"_Flip" in s]
+    assert not flips

@@ -180,6 +180,7 @@ def test_visible_policy_under_its_own_name(converted, raw, tmp_path):
 def test_300w_lp_train_split(realdata, tmp_path):
     summary = prepare.run(_opts(realdata, tmp_path, dataset="300w_lp", shard_size=2))
     assert summary["splits"]["train"]["kept"] == 3 and len(summary["notes"]) == 6
+    assert summary["splits"]["train"]["subsets"] == {"AFW": 2, "IBUG": 1}  # the --w300lp_subsets counts
     ex = [records.parse_example(r) for r in tf.data.TFRecordDataset(records.shard_files(str(tmp_path / "300w_lp")))]
     assert [e["source/id"].numpy().decode() for e in ex] == ["AFW/AFW_1051618982_1_0", "AFW/AFW_56054945_1_0",
                                                              "IBUG/IBUG_image_008_1_0"]
@@ -252,3 +253,73 @@ def test_cli_unknown_dataset_and_skip_missing(tmp_path):
     assert res.returncode == 0 and "not found" in res.stdout and not (tmp_path / "o").exists()
     res = _cli("--dataset=biwi", f"--root={tmp_path}", f"--out={tmp_path / 'o'}")
     assert res.returncode == 2 and "error: --root=" in res.stderr
+
+
+# ----------------------------------------------------------------------------- 300W-LP subsets (issue 12 item 6)
+W300LP_PAPER = ["AFW", "HELEN", "IBUG", "LFPW"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_lp(tmp_path_factory):
+    """A tiny synthetic 300W-LP (8 faces + their ``_Flip`` copies) prepared as ``make data`` does."""
+    from hmtl_tf.data.synthetic import write_datasets
+
+    root = tmp_path_factory.mktemp("lp")
+    write_datasets(str(root / "raw"), seed=0, n_300wlp=8, n_aflw2000=0, biwi_sequences=0, xgaze_subjects=0,
+                   progress=False)
+    summary = prepare.prepare_dataset("300w_lp", str(root / "raw"), str(root / "shards"), progress=False,
+                                      shard_size=5)
+    return root / "shards", summary
+
+
+def test_300w_lp_summary_counts_each_subset_folder(synthetic_lp):
+    _, summary = synthetic_lp
+    train = summary["splits"]["train"]
+    subsets = train["subsets"]
+    assert sum(subsets.values()) == train["kept"] == 16
+    assert set(subsets) <= set(prepare.get_reader("300w_lp").SUBSETS)
+    for name in W300LP_PAPER:  # the generator writes a mirror copy of every face
+        assert subsets.get(name, 0) == subsets.get(f"{name}_Flip", 0)
+
+
+def test_default_300w_lp_training_is_the_61225_protocol_and_recorded(synthetic_lp, tmp_path, monkeypatch, capsys):
+    """HMTL Sec. 3.4 "300W-LP contains 61225 images": by default training reads the four original folders (half
+    the shards here); ``--w300lp_subsets=all`` the eight (122,450 on the real set). steps/epoch follow the count,
+    from summary.json's per-subset counts or counted, and the run's config.json records the choice."""
+    from hmtl_tf import train as T
+    from hmtl_tf.config import ConfigError, make_config
+    from hmtl_tf.data import pipeline
+
+    shards, summary = synthetic_lp
+    lp = str(shards / "300w_lp")
+    cfg = make_config("smoke", {"data.data_root": str(shards), "data.val": "", "batch_size": 4})
+    assert list(cfg.data.w300lp_subsets) == W300LP_PAPER
+    originals = sum(summary["splits"]["train"]["subsets"].get(n, 0) for n in W300LP_PAPER)
+    assert originals == 8
+    assert pipeline.train_record_count(lp, cfg, "train") == 8 and pipeline.steps_per_epoch(lp, cfg) == 2
+    files = records.shard_files(lp, "train")  # the same count without summary.json (an explicit file list)
+    tmp_files = []
+    for f in files:
+        shutil.copy(f, tmp_path / os.path.basename(f))
+        tmp_files.append(str(tmp_path / os.path.basename(f)))
+    assert pipeline.train_record_count(tmp_files, cfg, "train") == 8
+    ds = pipeline.make_dataset(lp, cfg, training=True, with_ids=True).take(pipeline.steps_per_epoch(lp, cfg))
+    ids = [i.decode() for _, t in ds for i in t["source_id"].numpy()]
+    assert len(ids) == len(set(ids)) == 8 and not any("_Flip/" in i for i in ids)
+    everything = make_config("smoke", {"data.w300lp_subsets": ("all",), "batch_size": 4})
+    assert pipeline.train_record_count(lp, everything, "train") == 16 == pipeline.count_records(lp, "train")
+    with pytest.raises(ConfigError, match="--w300lp_subsets"):
+        make_config("smoke", {"data.w300lp_subsets": ("AFW", "Code")}).validate()
+
+    class Stop(Exception):
+        pass
+
+    def stop(_cfg):
+        raise Stop()
+    monkeypatch.setattr("hmtl_tf.models.families.get_family", stop)
+    cfg.run = str(tmp_path / "run")
+    with pytest.raises(Stop):  # config.json is written and steps/epoch resolved before any model is built
+        T.run(cfg, verbose=0)
+    with open(tmp_path / "run" / "config.json") as f:
+        assert json.load(f)["data"]["w300lp_subsets"] == W300LP_PAPER
+    assert "steps/epoch=2 " in capsys.readouterr().out

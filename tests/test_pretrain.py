@@ -155,3 +155,62 @@ def test_pretrain_cli_smoke_resumes_and_writes_backbone(tmp_path, method):
         assert list(h["ssl_chance"]) == [0.25, 0.25] and h["ssl_acc"].between(0, 1).all()
     from hmtl_tf.models.backbone import build_backbone
     build_backbone("resnet50", (SIZE, SIZE, 3), str(out))  # loads into a fresh backbone
+
+
+SETUP_SCRIPT = r"""
+import json, sys
+from absl import flags
+from hmtl_tf import pretrain as P
+P.define_flags()
+flags.FLAGS(["pretrain", "--method=" + sys.argv[1], "--out=x.weights.h5", "--scale=" + sys.argv[2]])
+cfg, spec = P.config_from_flags()
+names = ("lr", "optimizer", "aug_level", "lambd", "epochs", "batch_size", "train")
+print("RESULT " + json.dumps({"defaults": {n: flags.FLAGS[n].default for n in names},
+                              "help": {n: flags.FLAGS[n].help for n in names},
+                              "cfg": json.loads(cfg.to_json()), "projector": list(spec.projector),
+                              "lambd": spec.lambd, "probe_lr": spec.probe_lr}))
+"""
+
+
+def _cli_setup(method, scale):
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", SETUP_SCRIPT, method, scale], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_pretext_setup_is_one_object_behind_the_config_and_the_cli_defaults():
+    """Issue 12 item 8: the pre-training set-up (the paper's BT one, shared by the pretext tasks, heads at flag 4) is
+    one dataclass; make_pretrain_config and the CLI's defaults (and --help) come from it."""
+    import dataclasses
+
+    S = P.SETUP
+    assert dataclasses.is_dataclass(S) and isinstance(S, P.PretrainSetup)
+    assert (S.epochs, S.batch_size, S.lr, S.schedule, S.flag, S.train) == (64, 64, 1e-3, "cosine", 4, "eth_xgaze")
+    assert "no set-up" in P.PretrainSetup.__doc__ and "flag 4" in P.PretrainSetup.__doc__
+    for method in P.METHODS:
+        cfg = P.make_pretrain_config("paper", method)
+        assert (cfg.epochs, cfg.batch_size, cfg.optim.lr, cfg.optim.schedule, cfg.optim.optimizer, cfg.data.train,
+                cfg.ssl.flag, cfg.ssl.dropout) == (S.epochs, S.batch_size, S.lr, S.schedule, S.optimizer, S.train,
+                                                   S.flag, S.ssl_dropout)
+        assert cfg.data.aug_level == (0 if method in P.BARLOW else S.aug_level)
+        assert (cfg.strategy, cfg.mixed_precision) == ("one_device", "off")
+    smoke = P.make_pretrain_config("smoke", "rotation2x2")
+    assert (smoke.epochs, smoke.batch_size, smoke.data.image_size) == (S.smoke_epochs, S.smoke_batch_size,
+                                                                       S.smoke_image_size)
+    spec = P.PretrainSpec(method="barlow_twins", out="a.weights.h5")
+    assert (spec.lambd, spec.projector, spec.probe_lr) == (S.lambd, S.projector, S.probe_lr)
+
+    res = _cli_setup("puzzle3x3", "paper")
+    d = res["defaults"]
+    assert (d["lr"], d["optimizer"], d["aug_level"], d["lambd"]) == (S.lr, S.optimizer, S.aug_level, S.lambd)
+    assert "PretrainSetup" in res["help"]["epochs"] and f"flag {S.flag}" in res["help"]["aug_level"]
+    c = res["cfg"]  # the command without set-up flags resolves to SETUP
+    assert (c["epochs"], c["batch_size"], c["optim"]["lr"], c["optim"]["schedule"], c["data"]["train"],
+            c["data"]["aug_level"], c["ssl"]["flag"]) == (S.epochs, S.batch_size, S.lr, S.schedule, S.train,
+                                                          S.aug_level, S.flag)
+    smoke_cli = _cli_setup("barlow_twins", "smoke")
+    assert smoke_cli["projector"] == list(S.smoke_projector) and smoke_cli["cfg"]["epochs"] == S.smoke_epochs

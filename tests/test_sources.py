@@ -105,6 +105,18 @@ def test_300w_lp_order_and_missing_subsets(realdata):
     assert list(w300lp.iter_samples(realdata, split="test")) == []
 
 
+def test_300w_lp_subset_names_shared_with_the_config():
+    from hmtl_tf import config as C
+
+    assert w300lp.SUBSETS == C.W300LP_SUBSETS and w300lp.ORIGINALS == C.W300LP_ORIGINALS
+    assert set(C.W300LP_SUBSETS) == set(C.W300LP_ORIGINALS) | {f"{s}_Flip" for s in C.W300LP_ORIGINALS}
+    assert C.DataConfig().w300lp_subsets == C.W300LP_ORIGINALS  # HMTL Sec. 3.4: 61,225 images
+    assert C.w300lp_subsets(C.DataConfig(w300lp_subsets=("all",))) == C.W300LP_SUBSETS
+    assert C.w300lp_subsets(C.DataConfig(w300lp_subsets=("LFPW_Flip", "AFW"))) == ("AFW", "LFPW_Flip")
+    with pytest.raises(C.ConfigError, match="unknown: afw"):
+        C.w300lp_subsets(C.DataConfig(w300lp_subsets=("afw",)))
+
+
 def test_image_loads_lazily_as_rgb(aflw):
     img = aflw["image00050"].load_image()
     assert img.shape == (450, 450, 3) and img.dtype == np.uint8

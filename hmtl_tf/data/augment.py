@@ -1,19 +1,28 @@
-"""Training augmentations (SPEC section 5, paper Sec. 4): pure TF functions with explicit stateless seeds.
+"""Training augmentations (SPEC sections 5, 8; HMTL Sec. 4; KD-OE Sec. 4.3): pure TF functions, stateless seeds.
 
-Images are float32 RGB in [0, 255] (H, W, 3), square in the pipeline. Levels (Tables 2-5): level 1 = random
-central zoom + random contrast; level 2 = level 1 + blur, down-scaled resolution, cutout. ``heavy``
-(Table 6, ETH-XGaze) = zoom, Gaussian noise, cutout, hue, brightness, contrast. ``hue`` (Table 1) adds a
-random hue shift. Horizontal flip changes the labels (DATA_FACTS 1.5): (yaw, pitch, roll) ->
-(-yaw, pitch, -roll), landmark x -> W - x with the iBUG-68 left/right index permutation.
-The paper gives no ranges; ours are in :class:`AugParams` (one place), recorded by the run's config version.
+Images are float32 RGB in [0, 255] (H, W, 3). The set-ups name their image-only ops (``config.AUG_SETS``, chosen
+by ``data.aug_set`` or the legacy ``aug_level`` / ``heavy_aug`` / ``hue_aug`` fields; ``config.aug_ops``):
+HMTL level 1 = random central zoom + random contrast; level 2 = level 1 + blur, down-scaled resolution, cutout
+(Sec. 4.2); Table 1 = random zoom + random hue (Sec. 4.1); Table 6 = zoom, Gaussian noise, cutout, hue,
+brightness, contrast (Sec. 5.2); KD-OE = their Albumentations list (``kdoe_*``, ``median_blur``,
+``coarse_dropout``; Sec. 4.3). The pipeline applies them in stages: the zoom in the crop box, the label-changing
+flip / rotation, the non-occluding ops (:func:`apply_photometric`, in the set's order, each clipped to [0, 255]),
+the SSL transform, then the occluding ops (:func:`apply_occluding`: cutout, coarse dropout), so an occluder is
+never split across puzzle tiles (HMTL Sec. 4.3: the puzzle is applied "before performing cutout").
+Horizontal flip changes the labels (DATA_FACTS 1.5): (yaw, pitch, roll) -> (-yaw, pitch, -roll), landmark
+x -> W - x with the iBUG-68 left/right index permutation.
+The HMTL paper gives no ranges; ours are in :class:`AugParams` (one place). KD-OE's ops take the defaults of the
+Albumentations 1.x transforms they name (their text gives no parameters), re-stated in TF (see each function).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+
+from hmtl_tf.config import AUG_OPS, OCCLUDING_AUG_OPS, legacy_aug_ops
 
 
 @dataclass(frozen=True)
@@ -36,12 +45,28 @@ class AugParams:
     hue_delta: float = 0.05                         # tf.image.adjust_hue delta range [-d, d]
     brightness_delta: float = 25.0                  # grey levels, [-d, d]
     flip_prob: float = 0.5
+    # KD-OE Sec. 4.3: the Albumentations 1.x defaults of the transforms they name (their probabilities: 0.5 each)
+    kdoe_group_prob: float = 0.5                    # each OneOf group, and MedianBlur / CoarseDropout
+    hsv_shift: Tuple[float, float, float] = (20.0, 30.0, 20.0)  # HueSaturationValue: hue (OpenCV units, 180 = 360
+    #   degrees), saturation, value (grey levels), each U[-l, l]
+    clahe_clip: Tuple[float, float] = (1.0, 4.0)   # CLAHE clip limit U[lo, hi]
+    clahe_grid: int = 8                             # CLAHE tiles per side
+    solarize_threshold: float = 128.0               # Solarize: v >= t -> 255 - v
+    median_ksizes: Tuple[int, ...] = (3, 5, 7)      # MedianBlur(blur_limit=7): odd kernel sizes 3..7, uniform
+    shadow_count: Tuple[int, int] = (1, 2)          # RandomShadow: number of polygons, inclusive
+    shadow_vertices: int = 5                        # RandomShadow shadow_dimension
+    shadow_roi: Tuple[float, float, float, float] = (0.0, 0.5, 1.0, 1.0)  # (x0, y0, x1, y1), fractions (lower half)
+    iso_color_shift: Tuple[float, float] = (0.01, 0.05)  # ISONoise
+    iso_intensity: Tuple[float, float] = (0.1, 0.5)
+    coarse_holes: int = 8                           # CoarseDropout(max_holes=8, max_height=8, max_width=8): 8 holes
+    coarse_side: float = 8.0 / 224.0                # of 8 px at their 224-px input (a fraction of the side here)
 
 
 PARAMS = AugParams()
 
 # Sub-seed tags (stateless fold_in constants), one per random draw.
 _ZOOM, _CONTRAST, _BLUR, _DOWN, _CUT, _NOISE, _HUE, _BRIGHT, _FLIP = range(101, 110)
+(_KCOLOUR, _HSV, _CLAHE, _KCHANNEL, _MEDIAN, _KSHADOW, _SHADOW, _ISO, _COARSE) = range(110, 119)
 
 
 def _seed(seed, tag: int):
@@ -55,6 +80,23 @@ def _u(seed, tag: int, lo=0.0, hi=1.0, shape=()):
 def _maybe(seed, tag: int, prob: float, fn, image):
     """``fn(image)`` with probability ``prob`` (tf.cond: the op only runs when drawn)."""
     return tf.cond(_u(seed, tag + 1000) < prob, lambda: fn(image), lambda: image)
+
+
+def _index(seed, tag: int, n: int):
+    """A uniform integer in [0, n)."""
+    return tf.minimum(tf.cast(tf.floor(_u(seed, tag + 2000) * n), tf.int32), n - 1)
+
+
+def _one_of(seed, tag: int, prob: float, branches: Sequence[Callable], image):
+    """Albumentations ``OneOf(branches, p=prob)``: with probability ``prob`` one of the zero-argument ``branches``,
+    chosen uniformly, is applied (forced, as OneOf does); else the image is unchanged."""
+    k = _index(seed, tag, len(branches))
+    fns = [lambda f=f: tf.ensure_shape(f(), image.shape) for f in branches]
+    return tf.cond(_u(seed, tag + 1000) < prob, lambda: tf.switch_case(k, fns), lambda: image)
+
+
+def _clip(image):
+    return tf.clip_by_value(image, 0.0, 255.0)
 
 
 # ----------------------------------------------------------------------------- geometric
@@ -153,35 +195,292 @@ def random_brightness(image, seed, p: AugParams = PARAMS):
     return image + _u(seed, _BRIGHT, -p.brightness_delta, p.brightness_delta)
 
 
-def photometric(image, seed, level: int, heavy: bool = False, hue: bool = False, p: AugParams = PARAMS):
-    """Every non-geometric augmentation of the set-up (the zoom is applied by the crop, see pipeline)."""
+# ----------------------------------------------------------------------------- KD-OE (Albumentations, Sec. 4.3)
+def rgb_to_hls(rgb):
+    """RGB in [0, 1] (..., 3) -> (h in [0, 1), l, s), as ``colorsys`` / OpenCV's float HLS (hue / 360)."""
+    h = tf.image.rgb_to_hsv(rgb)[..., 0]
+    mx, mn = tf.reduce_max(rgb, -1), tf.reduce_min(rgb, -1)
+    lum = (mx + mn) / 2.0
+    sat = tf.math.divide_no_nan(mx - mn, 1.0 - tf.abs(2.0 * lum - 1.0))
+    return h, lum, tf.clip_by_value(sat, 0.0, 1.0)
+
+
+def hls_to_rgb(h, lum, sat):
+    """Inverse of :func:`rgb_to_hls` (through HSV: V = L + C / 2, S_V = C / V with chroma C)."""
+    c = (1.0 - tf.abs(2.0 * lum - 1.0)) * sat
+    v = lum + c / 2.0
+    return tf.image.hsv_to_rgb(tf.stack([h, tf.math.divide_no_nan(c, v), v], -1))
+
+
+def shift_hsv(image, hue, sat, val):
+    """HueSaturationValue: hue + ``hue`` (OpenCV units, 180 = a full turn, wrapped), saturation and value +
+    ``sat`` / ``val`` grey levels (clipped)."""
+    hsv = tf.image.rgb_to_hsv(_clip(image) / 255.0)
+    h = tf.math.floormod(hsv[..., 0] + hue / 180.0, 1.0)
+    s = tf.clip_by_value(hsv[..., 1] + sat / 255.0, 0.0, 1.0)
+    v = tf.clip_by_value(hsv[..., 2] + val / 255.0, 0.0, 1.0)
+    return tf.image.hsv_to_rgb(tf.stack([h, s, v], -1)) * 255.0
+
+
+def _levels(x):
+    """Grey levels 0..255 (int32) of a [0, 255] float image, as the uint8 image Albumentations works on."""
+    return tf.cast(tf.round(_clip(x)), tf.int32)
+
+
+def clahe_channel(y, clip_limit, grid: int):
+    """OpenCV CLAHE of one channel (H, W) in [0, 255]: per tile a 256-bin histogram clipped at
+    max(clip * area / 256, 1) with the excess spread as OpenCV does, its CDF as the tile's map, bilinear between the
+    maps of the 4 nearest tile centres (OpenCV's ``x / tile_w - 0.5``). Tiles are the ``grid`` x ``grid``
+    partition of the image (OpenCV pads to a multiple of ``grid`` instead)."""
+    h, w = tf.shape(y)[0], tf.shape(y)[1]
+    v = _levels(y)
+    rows = tf.minimum(tf.range(h) * grid // h, grid - 1)
+    cols = tf.minimum(tf.range(w) * grid // w, grid - 1)
+    n = grid * grid * 256
+    idx = (rows[:, None] * grid + cols[None, :]) * 256 + v
+    hist = tf.reshape(tf.math.bincount(tf.reshape(idx, [-1]), minlength=n, maxlength=n, dtype=tf.float32),
+                      [grid * grid, 256])
+    area = tf.reduce_sum(hist, 1, keepdims=True)
+    limit = tf.maximum(tf.floor(tf.cast(clip_limit, tf.float32) * area / 256.0), 1.0)
+    excess = tf.reduce_sum(tf.maximum(hist - limit, 0.0), 1, keepdims=True)
+    batch = tf.floor(excess / 256.0)   # OpenCV: clipped / 256 to every bin, the residual to every step-th bin
+    residual = excess - batch * 256.0
+    step = tf.maximum(tf.floor(256.0 / tf.maximum(residual, 1.0)), 1.0)
+    i = tf.range(256, dtype=tf.float32)[None, :]
+    extra = tf.cast((tf.math.floormod(i, step) == 0) & (tf.floor(i / step) < residual), tf.float32)
+    hist = tf.minimum(hist, limit) + batch + extra
+    lut = tf.reshape(tf.round(_clip(tf.cumsum(hist, 1) * 255.0 / tf.maximum(area, 1.0))), [-1])
+
+    def axis(size):
+        f = tf.cast(tf.range(size), tf.float32) * float(grid) / tf.cast(size, tf.float32) - 0.5
+        lo = tf.floor(f)
+        a = f - lo
+        lo = tf.cast(lo, tf.int32)
+        return tf.clip_by_value(lo, 0, grid - 1), tf.clip_by_value(lo + 1, 0, grid - 1), a
+
+    y1, y2, ay = axis(h)
+    x1, x2, ax = axis(w)
+
+    def g(ty, tx):
+        return tf.gather(lut, (ty[:, None] * grid + tx[None, :]) * 256 + v)
+
+    ay, ax = ay[:, None], ax[None, :]
+    return (g(y1, x1) * (1 - ax) + g(y1, x2) * ax) * (1 - ay) + (g(y2, x1) * (1 - ax) + g(y2, x2) * ax) * ay
+
+
+def clahe(image, clip_limit, grid: int = 8):
+    """CLAHE of an RGB image on its luma (Albumentations: the L channel of LAB; here Y = 0.299 R + 0.587 G +
+    0.114 B, replaced with chroma kept, i.e. every channel shifted by the change of Y)."""
+    x = _clip(image)
+    y = tf.tensordot(x, tf.constant([0.299, 0.587, 0.114]), 1)
+    return _clip(x + (clahe_channel(y, clip_limit, grid) - y)[..., None])
+
+
+def equalize(image):
+    """Equalize (mode "cv", by channels): ``cv2.equalizeHist`` per channel (the CDF above its first occupied
+    level, scaled to 0..255; a constant channel is unchanged)."""
+    v = _levels(image)
+    c = image.shape[-1] if image.shape[-1] is not None else 3
+    idx = v + 256 * tf.range(c)
+    hist = tf.reshape(tf.math.bincount(tf.reshape(idx, [-1]), minlength=256 * c, maxlength=256 * c,
+                                       dtype=tf.float32), [c, 256])
+    cdf = tf.cumsum(hist, 1)
+    first = tf.reduce_min(tf.where(cdf > 0, cdf, tf.fill(tf.shape(cdf), float("inf"))), 1, keepdims=True)
+    total = cdf[:, -1:]
+    denom = total - first
+    lut = tf.where(denom > 0, tf.round(_clip((cdf - first) * 255.0 / tf.maximum(denom, 1.0))),
+                   tf.cast(tf.range(256), tf.float32)[None, :])
+    return tf.gather(tf.reshape(lut, [-1]), idx)
+
+
+def solarize(image, threshold: float = 128.0):
+    """Solarize: levels >= ``threshold`` inverted (255 - v)."""
+    x = _clip(image)
+    return tf.where(x >= threshold, 255.0 - x, x)
+
+
+def median_blur(image, ksize: int):
+    """``cv2.medianBlur`` with an odd ``ksize`` (replicated border): the median of each k x k window."""
+    r = ksize // 2
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    pad = tf.gather(tf.gather(image, tf.clip_by_value(tf.range(-r, h + r), 0, h - 1), axis=0),
+                    tf.clip_by_value(tf.range(-r, w + r), 0, w - 1), axis=1)
+    patches = tf.image.extract_patches(pad[None], [1, ksize, ksize, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")[0]
+    c = image.shape[-1] if image.shape[-1] is not None else 3
+    patches = tf.reshape(patches, tf.stack([h, w, ksize * ksize, c]))   # depth order (row, col, channel)
+    return tf.sort(patches, axis=2)[:, :, (ksize * ksize) // 2, :]
+
+
+def polygon_mask(hw, vertices):
+    """(H, W) bool: pixels (index coordinates) inside the polygon ``vertices`` (V, 2) (x, y), even-odd rule."""
+    ys = tf.cast(tf.range(hw[0]), tf.float32)[:, None, None]
+    xs = tf.cast(tf.range(hw[1]), tf.float32)[None, :, None]
+    xi, yi = vertices[:, 0], vertices[:, 1]
+    xj, yj = tf.roll(xi, 1, 0), tf.roll(yi, 1, 0)
+    straddles = (yi > ys) != (yj > ys)
+    x_cross = xi + tf.math.divide_no_nan((xj - xi) * (ys - yi), yj - yi)
+    crossings = tf.reduce_sum(tf.cast(straddles & (xs < x_cross), tf.int32), -1)
+    return tf.equal(crossings % 2, 1)
+
+
+def add_shadow(image, mask):
+    """RandomShadow's ``add_shadow``: the HLS lightness halved where ``mask``."""
+    h, lum, sat = rgb_to_hls(_clip(image) / 255.0)
+    lum = tf.where(mask, lum * 0.5, lum)
+    return hls_to_rgb(h, lum, sat) * 255.0
+
+
+def random_shadow(image, seed, p: AugParams = PARAMS):
+    """RandomShadow: 1-2 polygons of ``shadow_vertices`` random integer vertices in the ROI (lower half)."""
+    hw = tf.shape(image)[:2]
+    size = tf.cast(tf.stack([hw[1], hw[0], hw[1], hw[0]]), tf.float32)
+    roi = tf.floor(tf.constant(p.shadow_roi, tf.float32) * size)      # x0, y0, x1, y1
+    lo, span = tf.stack([roi[0], roi[1]]), tf.stack([roi[2] - roi[0], roi[3] - roi[1]])
+    u = _u(seed, _SHADOW, shape=(p.shadow_count[1], p.shadow_vertices, 2))
+    verts = lo + tf.minimum(tf.floor(u * span), tf.maximum(span - 1.0, 0.0))
+    count = p.shadow_count[0] + _index(seed, _SHADOW, p.shadow_count[1] - p.shadow_count[0] + 1)
+    mask = tf.zeros(hw, tf.bool)
+    for k in range(p.shadow_count[1]):
+        mask = mask | (polygon_mask(hw, verts[k]) & (k < count))
+    return add_shadow(image, mask)
+
+
+def iso_noise(image, seed, color_shift, intensity):
+    """ISONoise: in HLS, hue + N(0, color_shift * 360 * intensity) degrees (wrapped), lightness + P / 255 *
+    (1 - L) with P ~ Poisson(std(L) * intensity * 255) per pixel."""
+    h, lum, sat = rgb_to_hls(_clip(image) / 255.0)
+    lam = tf.math.reduce_std(lum) * intensity * 255.0
+    lum_noise = tf.random.stateless_poisson(tf.shape(lum), _seed(seed, _ISO), lam, dtype=tf.float32)
+    hue_noise = tf.random.stateless_normal(tf.shape(lum), _seed(seed, _ISO + 50)) * color_shift * intensity
+    h = tf.math.floormod(h + hue_noise, 1.0)   # degrees / 360
+    lum = tf.clip_by_value(lum + lum_noise / 255.0 * (1.0 - lum), 0.0, 1.0)
+    return hls_to_rgb(h, lum, sat) * 255.0
+
+
+def coarse_dropout(image, seed, holes: int, side_fraction: float):
+    """CoarseDropout: ``holes`` black squares of side ``side_fraction`` x the shorter side (>= 1 px), each
+    fully inside the image at a uniform integer position (Albumentations ``randint(0, H - side)``)."""
+    hw = tf.shape(image)[:2]
+    side = tf.maximum(tf.round(side_fraction * tf.cast(tf.reduce_min(hw), tf.float32)), 1.0)
+    free = tf.cast(hw, tf.float32) - side + 1.0
+    u = _u(seed, _COARSE, shape=(holes, 2))
+    y0, x0 = tf.floor(u[:, 0] * free[0]), tf.floor(u[:, 1] * free[1])
+    ys = tf.cast(tf.range(hw[0]), tf.float32)[None, :]
+    xs = tf.cast(tf.range(hw[1]), tf.float32)[None, :]
+    in_y = (ys >= y0[:, None]) & (ys < y0[:, None] + side)   # (holes, H)
+    in_x = (xs >= x0[:, None]) & (xs < x0[:, None] + side)   # (holes, W)
+    mask = tf.reduce_any(in_y[:, :, None] & in_x[:, None, :], 0)
+    return tf.where(mask[..., None], tf.zeros_like(image), image)
+
+
+def random_kdoe_colour(image, seed, p: AugParams = PARAMS):
+    """OneOf(HueSaturationValue, CLAHE, Equalize, Solarize), p=0.5."""
+    def hsv(im):
+        d = [_u(seed, _HSV + 10 * i, -lim, lim) for i, lim in enumerate(p.hsv_shift)]
+        return shift_hsv(im, *d)
+
+    branches = [hsv, lambda im: clahe(im, _u(seed, _CLAHE, *p.clahe_clip), p.clahe_grid), equalize,
+                lambda im: solarize(im, p.solarize_threshold)]
+    return _one_of(seed, _KCOLOUR, p.kdoe_group_prob, [lambda f=f: f(image) for f in branches], image)
+
+
+def random_kdoe_channel(image, seed, p: AugParams = PARAMS):
+    """OneOf(ChannelShuffle, ChannelDropout(channel_drop_range=(1, 1), fill_value=0)), p=0.5."""
+    c = image.shape[-1] if image.shape[-1] is not None else 3
+    perm = tf.argsort(_u(seed, _KCHANNEL + 10, shape=(c,)))
+    keep = tf.cast(tf.not_equal(tf.range(c), _index(seed, _KCHANNEL + 20, c)), image.dtype)
+    return _one_of(seed, _KCHANNEL, p.kdoe_group_prob,
+                   [lambda: tf.gather(image, perm, axis=-1), lambda: image * keep], image)
+
+
+def random_median_blur(image, seed, p: AugParams = PARAMS):
+    """MedianBlur(blur_limit=7), p=0.5: kernel 3, 5 or 7."""
+    k = _index(seed, _MEDIAN + 10, len(p.median_ksizes))
+    fns = [lambda s=s: tf.ensure_shape(median_blur(image, s), image.shape) for s in p.median_ksizes]
+    return tf.cond(_u(seed, _MEDIAN + 1000) < p.kdoe_group_prob, lambda: tf.switch_case(k, fns), lambda: image)
+
+
+def random_kdoe_shadow_noise(image, seed, p: AugParams = PARAMS):
+    """OneOf(RandomShadow, ISONoise), p=0.5."""
+    return _one_of(seed, _KSHADOW, p.kdoe_group_prob, [
+        lambda: random_shadow(image, seed, p),
+        lambda: iso_noise(image, seed, _u(seed, _ISO + 10, *p.iso_color_shift), _u(seed, _ISO + 20, *p.iso_intensity)),
+    ], image)
+
+
+def random_coarse_dropout(image, seed, p: AugParams = PARAMS):
+    """CoarseDropout(max_holes=8, max_height=8, max_width=8, fill_value=0), p=0.5."""
+    return _maybe(seed, _COARSE, p.kdoe_group_prob,
+                  lambda im: coarse_dropout(im, seed, p.coarse_holes, p.coarse_side), image)
+
+
+# ----------------------------------------------------------------------------- the sets
+PHOTOMETRIC_OPS: Dict[str, Callable] = {
+    "contrast": random_contrast, "blur": random_blur, "downscale": random_downscale, "noise": random_noise,
+    "hue": random_hue, "brightness": random_brightness, "kdoe_colour": random_kdoe_colour,
+    "kdoe_channel": random_kdoe_channel, "median_blur": random_median_blur,
+    "kdoe_shadow_noise": random_kdoe_shadow_noise,
+}
+OCCLUDING_OPS: Dict[str, Callable] = {"cutout": random_cutout, "coarse_dropout": random_coarse_dropout}
+GEOMETRIC_OPS = ("zoom",)   # folded into the crop box by the pipeline (``random_zoom`` on a finished image)
+assert set(PHOTOMETRIC_OPS) | set(OCCLUDING_OPS) | set(GEOMETRIC_OPS) == set(AUG_OPS)
+assert set(OCCLUDING_OPS) == set(OCCLUDING_AUG_OPS)
+
+
+def _check(ops: Sequence[str]) -> None:
+    unknown = [o for o in ops if o not in AUG_OPS]
+    if unknown:
+        raise ValueError(f"unknown augmentation op(s) {unknown}; expected some of {', '.join(AUG_OPS)}")
+
+
+def apply_photometric(image, seed, ops: Sequence[str], p: AugParams = None):
+    """The non-occluding image ops of ``ops`` in their order, each result clipped to [0, 255] (the zoom and the
+    occluding ops are skipped: the crop / :func:`apply_occluding` apply them)."""
+    _check(ops)
+    p = PARAMS if p is None else p
     x = tf.cast(image, tf.float32)
-    if level >= 1 or heavy:
-        x = random_contrast(x, seed, p)
-    if level >= 2:
-        x = random_blur(x, seed, p)
-        x = random_downscale(x, seed, p)
-    if heavy:
-        x = random_noise(x, seed, p)
-        x = random_brightness(x, seed, p)
-    if heavy or hue:
-        x = random_hue(x, seed, p)
-    x = tf.clip_by_value(x, 0.0, 255.0)
-    if level >= 2 or heavy:
-        x = random_cutout(x, seed, p)
+    for name in ops:
+        if name in PHOTOMETRIC_OPS:
+            x = _clip(PHOTOMETRIC_OPS[name](x, seed, p))
     return x
 
 
+def apply_occluding(image, seed, ops: Sequence[str], p: AugParams = None):
+    """The occluding ops of ``ops`` (cutout, coarse dropout) in their order: after the SSL transform."""
+    _check(ops)
+    p = PARAMS if p is None else p
+    x = tf.cast(image, tf.float32)
+    for name in ops:
+        if name in OCCLUDING_OPS:
+            x = OCCLUDING_OPS[name](x, seed, p)
+    return x
+
+
+def image_ops(image, seed, ops: Sequence[str], p: AugParams = None):
+    """Every image op of ``ops`` except the zoom: :func:`apply_photometric` then :func:`apply_occluding`."""
+    return apply_occluding(apply_photometric(image, seed, ops, p), seed, ops, p)
+
+
+def augment_ops(image, seed, ops: Sequence[str], p: AugParams = None):
+    """Image-only augmentation of a finished crop: the central zoom (when in ``ops``) then :func:`image_ops`."""
+    x = tf.cast(image, tf.float32)
+    if "zoom" in ops:
+        x = random_zoom(x, seed, PARAMS if p is None else p)
+    return image_ops(x, seed, ops, p)
+
+
+def photometric(image, seed, level: int, heavy: bool = False, hue: bool = False, p: AugParams = PARAMS):
+    """Legacy: every non-geometric op of the level flags (occluding ones last), i.e. :func:`image_ops`."""
+    return image_ops(image, seed, legacy_aug_ops(level, heavy, hue), p)
+
+
 def uses_zoom(level: int, heavy: bool) -> bool:
-    return level >= 1 or heavy
+    return "zoom" in legacy_aug_ops(level, heavy)
 
 
 def augment(image, seed, level: int, heavy: bool = False, hue: bool = False, p: AugParams = PARAMS):
-    """Image-only augmentation: random central zoom (when the set-up has it) + :func:`photometric`."""
-    x = tf.cast(image, tf.float32)
-    if uses_zoom(level, heavy):
-        x = random_zoom(x, seed, p)
-    return photometric(x, seed, level, heavy, hue, p)
+    """Legacy: image-only augmentation of the level flags (:func:`augment_ops`)."""
+    return augment_ops(image, seed, legacy_aug_ops(level, heavy, hue), p)
 
 
 # ----------------------------------------------------------------------------- flip

@@ -4,7 +4,7 @@ Per record: parse -> decode (only the JPEG window the crop touches) -> crop by t
 (training: k ~ U[k_min, k_max), test: k_min; ``crops.policy_box_tf`` in source pixels minus ``image/origin``;
 HopeNet central square when ``crop/square``, else stretched; bilinear, outside the image black) ->
 training only: augmentation (the random central zoom is folded into the crop box, so landmarks follow it),
-flip, SSL transform -> batch.
+flip / rotation, the non-occluding image ops, SSL transform, the occluding ops (cutout) -> batch.
 
 Determinism and resume: every random draw is stateless, seeded by (cfg.seed, epoch, element index); the
 epoch's order by (cfg.seed, epoch): a stateless permutation of the files, a deterministic interleave and a
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-from hmtl_tf.config import TrainConfig
+from hmtl_tf.config import W300LP_SUBSETS, TrainConfig, aug_ops, w300lp_subsets
 from hmtl_tf.data import augment as aug
 from hmtl_tf.data import crops, records, ssl_tasks
 
@@ -119,9 +119,184 @@ def count_records(source: Source, split: Optional[str] = None, subjects: Sequenc
     return _count(ds)
 
 
-def _train_count(source: Source, cfg: TrainConfig, split: str) -> int:
-    n = count_records(source, split, cfg.data.subjects)
+# ----------------------------------------------------------------------------- held-out split (SPEC 8)
+PARTS = ("all", "train", "heldout")  # of the training records when ``cfg.data.val_split`` > 0
+HOLDOUT_BUCKETS = 1 << 20
+
+
+def source_group(source_id, dataset):
+    """The unit a held-out split keeps on one side (string tensors, any shape; graph-safe).
+
+    300W-LP: the file stem minus its trailing view index, the subset folder dropped
+    (``AFW_Flip/AFW_134212_1_3`` -> ``AFW_134212_1``): every profiled view of one source face and their ``_Flip``
+    copies. Other datasets: the first path component (ETH-XGaze ``subject0001/000123`` -> the subject; BIWI: the
+    sequence), or the whole id when it has none (one image, e.g. AFLW2000)."""
+    source_id = tf.convert_to_tensor(source_id, tf.string)
+    stem = tf.strings.regex_replace(tf.strings.regex_replace(source_id, r"^.*/", ""), r"_[0-9]+$", "")
+    first = tf.strings.regex_replace(source_id, r"/.*$", "")
+    return tf.where(tf.equal(tf.convert_to_tensor(dataset, tf.string), "300w_lp"), stem, first)
+
+
+def in_heldout(source_id, dataset, fraction: float):
+    """True for records in the held-out part: a stable hash of :func:`source_group` (``to_hash_bucket_fast``,
+    FarmHash fingerprint: the same on every machine and run) below ``fraction`` of the buckets."""
+    bucket = tf.strings.to_hash_bucket_fast(source_group(source_id, dataset), HOLDOUT_BUCKETS)
+    return bucket < int(round(float(fraction) * HOLDOUT_BUCKETS))
+
+
+def _resolve_part(cfg: TrainConfig, part: Optional[str]) -> str:
+    """``part`` of the training records; None = the training part ("train" when a split is held out)."""
+    part = part or "train"
+    if part not in PARTS:
+        raise ValueError(f"part={part!r}: expected one of {', '.join(PARTS)}")
+    if part == "heldout" and not cfg.data.val_split > 0:
+        raise ValueError("part='heldout': the config holds nothing out (data.val_split is 0)")
+    return part if cfg.data.val_split > 0 else "all"
+
+
+def _part_filter(cfg: TrainConfig, part: Optional[str]):
+    """Predicate on serialized records keeping ``part`` of the held-out split; None when there is no split."""
+    part = _resolve_part(cfg, part)
+    if part == "all":
+        return None
+    fraction = cfg.data.val_split
+    spec = {"source/id": tf.io.FixedLenFeature([], tf.string),
+            "source/dataset": tf.io.FixedLenFeature([], tf.string, default_value=b"")}
+
+    def keep(serialized):
+        ex = tf.io.parse_single_example(serialized, spec)
+        held = in_heldout(ex["source/id"], ex["source/dataset"], fraction)
+        return held if part == "heldout" else tf.logical_not(held)
+    return keep
+
+
+_PART_COUNTS: Dict[tuple, int] = {}
+
+
+def _sidecar_ids(files: Sequence[str]) -> Optional[List[str]]:
+    """The record ids of ``files`` from data_prep's ``<shard>.ids.json`` sidecars (None when one is missing)."""
+    ids: List[str] = []
+    for f in files:
+        path = f"{f}.ids.json"
+        if not os.path.isfile(path):
+            return None
+        with open(path) as fh:
+            ids += list(json.load(fh).get("ids") or [])
+    return ids
+
+
+def part_count(source: Source, cfg: TrainConfig, split: str, part: Optional[str] = None) -> int:
+    """Records of ``part`` of the training selection (subjects, 300W-LP subsets, held-out split; before
+    ``max_train_samples``). From the shards' id sidecars when they list exactly the split's records, else counted
+    by one pass over the files; memoised per process."""
+    files = resolve_files(source, split)
+    excluded = w300lp_excluded(files, cfg)
+    key = (tuple(files), _resolve_part(cfg, part), cfg.data.val_split, tuple(cfg.data.subjects), excluded)
+    if key in _PART_COUNTS:
+        return _PART_COUNTS[key]
+    n = None
+    summary = _shard_summary(files) or {}
+    ids = None if cfg.data.subjects else _sidecar_ids(files)
+    if ids is not None and isinstance(source, (str, os.PathLike)) and _summary_count(str(source), split) == len(ids):
+        dataset = str(summary.get("dataset", ""))
+        t = tf.constant(ids or [""], tf.string)[: len(ids)]
+        keep = tf.ones([len(ids)], tf.bool)
+        if excluded and dataset == "300w_lp":  # the reader's subject is the subset folder, the id's first part
+            keep = tf.logical_not(tf.reduce_any(tf.equal(tf.strings.regex_replace(t, r"/.*$", "")[:, None],
+                                                         tf.constant(list(excluded))[None, :]), axis=1))
+        if key[1] != "all":
+            held = in_heldout(t, dataset, cfg.data.val_split)
+            keep = tf.logical_and(keep, held if key[1] == "heldout" else tf.logical_not(held))
+        n = int(tf.reduce_sum(tf.cast(keep, tf.int64)))
+    if n is None:
+        n = _count(filter_training_records(tf.data.TFRecordDataset(files), files, cfg, part))
+    _PART_COUNTS[key] = n
+    return n
+
+
+# ----------------------------------------------------------------------------- 300W-LP subsets
+def _shard_summary(files: Sequence[str]) -> Optional[dict]:
+    """``summary.json`` of the shard directory holding ``files`` (None without one)."""
+    if not files:
+        return None
+    f = os.path.join(os.path.dirname(os.path.abspath(files[0])), "summary.json")
+    if not os.path.isfile(f):
+        return None
+    with open(f) as fh:
+        return json.load(fh)
+
+
+def w300lp_excluded(files: Sequence[str], cfg: TrainConfig) -> Tuple[str, ...]:
+    """The 300W-LP subset folders ``cfg.data.w300lp_subsets`` leaves out of training, () when the filter is a
+    no-op (all eight chosen, or shards whose ``summary.json`` names another dataset)."""
+    wanted = w300lp_subsets(cfg.data)
+    excluded = tuple(s for s in W300LP_SUBSETS if s not in wanted)
+    if excluded:
+        summary = _shard_summary(files)
+        if summary is not None and summary.get("dataset", "300w_lp") != "300w_lp":
+            return ()
+    return excluded
+
+
+def w300lp_filter(excluded: Sequence[str]):
+    """Predicate on serialized records: False for a 300W-LP record of an excluded subset (its ``subject``: the
+    reader stores the subset folder there); records of other datasets, or of no known subset, pass."""
+    drop = tf.constant(list(excluded))
+    spec = {"source/dataset": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+            "subject": tf.io.FixedLenFeature([], tf.string, default_value=b"")}
+
+    def keep(serialized):
+        ex = tf.io.parse_single_example(serialized, spec)
+        dropped = tf.logical_and(tf.equal(ex["source/dataset"], "300w_lp"),
+                                 tf.reduce_any(tf.equal(ex["subject"], drop)))
+        return tf.logical_not(dropped)
+    return keep
+
+
+def filter_training_records(ds: tf.data.Dataset, files: Sequence[str], cfg: TrainConfig,
+                            part: Optional[str] = None) -> tf.data.Dataset:
+    """``ds`` (serialized records of ``files``) restricted to the training selection of ``cfg.data``: the ETH-XGaze
+    ``subjects``, the 300W-LP ``w300lp_subsets`` and ``part`` of the held-out split (default the training part:
+    everything but the ``val_split`` held out). ``max_train_samples`` is applied by the caller, after."""
+    if cfg.data.subjects:
+        ds = ds.filter(_subject_filter(cfg.data.subjects))
+    excluded = w300lp_excluded(files, cfg)
+    if excluded:
+        ds = ds.filter(w300lp_filter(excluded))
+    keep = _part_filter(cfg, part)
+    if keep is not None:
+        ds = ds.filter(keep)
+    return ds
+
+
+def _subset_summary_count(files: Sequence[str], split: str, excluded: Sequence[str]) -> Optional[int]:
+    """Kept records of ``split`` minus those of the ``excluded`` subsets, from ``summary.json``'s per-subset counts
+    (``splits.<split>.subsets``, written by data_prep.prepare); None when the summary has none."""
+    summary = _shard_summary(files) or {}
+    entry = (summary.get("splits") or {}).get(split) or {}
+    subsets = entry.get("subsets")
+    if not isinstance(subsets, dict) or not isinstance(entry.get("kept"), int):
+        return None
+    return entry["kept"] - sum(int(subsets.get(s, 0)) for s in excluded)
+
+
+def train_record_count(source: Source, cfg: TrainConfig, split: str) -> int:
+    """Training records of ``split`` after the ``cfg.data`` selection (subjects, 300W-LP subsets, the first
+    ``max_train_samples``): what one epoch passes over and what ``steps_per_epoch`` divides."""
+    files = resolve_files(source, split)
+    excluded = w300lp_excluded(files, cfg)
+    if cfg.data.val_split > 0:  # the training part of the held-out split
+        n = part_count(source, cfg, split, "train")
+    elif not excluded:
+        n = count_records(source, split, cfg.data.subjects)
+    else:
+        n = None if cfg.data.subjects else _subset_summary_count(files, split, excluded)
+        if n is None:
+            n = _count(filter_training_records(tf.data.TFRecordDataset(files), files, cfg))
     return min(n, cfg.data.max_train_samples) if cfg.data.max_train_samples > 0 else n
+
+
+_train_count = train_record_count
 
 
 def steps_per_epoch(source: Source, cfg: TrainConfig, split: str = "train",
@@ -222,12 +397,15 @@ def landmarks_to_input(ex, box, image_size: int):
 
 
 def train_transform(image, ypr, seed, cfg: TrainConfig, landmarks=None, visibility=None):
-    """Training augmentation (photometric part of ``cfg.data``'s set-up) then the random flip.
+    """Training augmentation before the SSL transform: the pose-changing flip and rotation first (KD-OE Sec. 4.3:
+    "augmentations that affect the head pose are applied first"), then the non-occluding image ops of
+    ``config.aug_ops(cfg.data)`` in their order.
 
-    Returns (image, ypr, landmarks, visibility); the zoom is applied by :func:`crop_box`.
+    Returns (image, ypr, landmarks, visibility). The zoom is applied by :func:`crop_box`; the occluding ops
+    (cutout, coarse dropout) by :func:`example_fn` after the SSL transform (``aug.apply_occluding``).
     """
     d = cfg.data
-    image = aug.photometric(image, seed, d.aug_level, d.heavy_aug, d.hue_aug)
+    image = tf.cast(image, tf.float32)
     ypr = tf.cast(ypr, tf.float32)
     if d.flip:
         image, ypr, landmarks, visibility = aug.random_flip(image, ypr, seed, landmarks, visibility)
@@ -239,6 +417,7 @@ def train_transform(image, ypr, seed, cfg: TrainConfig, landmarks=None, visibili
         phi = tf.random.stateless_uniform([], _sub(seed, _TAG_ROT), -d.rotate_deg, d.rotate_deg)
         image = rotation_aug.rotate_image_tf(image, phi)
         ypr = rotation_aug.rotated_ypr_tf(ypr, phi)
+    image = aug.apply_photometric(image, seed, aug_ops(d))
     return image, ypr, landmarks, visibility
 
 
@@ -246,7 +425,8 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
     """The per-record map function ``(serialized, seed) -> (image, targets)`` of :func:`make_dataset`."""
     size = cfg.data.image_size
     d, s = cfg.data, cfg.ssl
-    zoom_on = training and aug.uses_zoom(d.aug_level, d.heavy_aug)
+    ops = aug_ops(d) if training else ()
+    zoom_on = "zoom" in ops
     mnn_aug = None
     if training and cfg.mnn.augment:  # MNN rows' own set (their Sec. 4.2): scale/shift in the box, HSV, occlusion
         from hmtl_tf.mnn import augment as mnn_aug
@@ -282,6 +462,8 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
                                                     s.max_rotated_tiles)
             if s.heads:
                 targets.update(ssl_t)
+        if training:  # occluders after the puzzle (HMTL Sec. 4.3): one cutout is never split across tiles
+            image = aug.apply_occluding(image, aug_seed, ops)
         if with_landmarks:
             targets["landmarks"], targets["visibility"] = lm, vis
             targets["landmarks_present"] = tf.cast(ex["landmarks/present"], tf.float32)
@@ -311,15 +493,22 @@ def _epoch_records(files: List[str], cfg: TrainConfig, seed, cached: Optional[tf
         return _block_shuffle(_ordered_records(files, cfg), window, seed)
     order = tf.argsort(tf.random.stateless_uniform([len(files)], seed=_sub(seed, 7)), stable=True)
     names = tf.data.Dataset.from_tensor_slices(tf.gather(tf.constant(files), order))
-    ds = names.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), INTERLEAVE_FILES),
+    excluded = w300lp_excluded(files, cfg)
+    read = tf.data.TFRecordDataset
+    if excluded:  # the 300W-LP subset filter inside each file's reader (parallel over the interleaved files)
+        keep = w300lp_filter(excluded)
+        read = lambda f: tf.data.TFRecordDataset(f).filter(keep)  # noqa: E731
+    part_keep = _part_filter(cfg, "train")
+    if part_keep is not None:  # the held-out split's training part, likewise per file
+        plain = read
+        read = lambda f: plain(f).filter(part_keep)  # noqa: E731
+    ds = names.interleave(read, cycle_length=min(len(files), INTERLEAVE_FILES),
                           block_length=1, num_parallel_calls=AUTOTUNE, deterministic=True)
     return _block_shuffle(ds, window, seed)
 
 
 def _ordered_records(files: List[str], cfg: TrainConfig) -> tf.data.Dataset:
-    ds = tf.data.TFRecordDataset(files, buffer_size=8 << 20)
-    if cfg.data.subjects:
-        ds = ds.filter(_subject_filter(cfg.data.subjects))
+    ds = filter_training_records(tf.data.TFRecordDataset(files, buffer_size=8 << 20), files, cfg)
     if cfg.data.max_train_samples > 0:
         ds = ds.take(cfg.data.max_train_samples)
     return ds
@@ -334,12 +523,15 @@ def _options() -> tf.data.Options:
 
 def make_dataset(source: Source, cfg: TrainConfig, *, training: bool, split: Optional[str] = None,
                  start_epoch: int = 0, with_landmarks: bool = False, with_ids: bool = False,
-                 batch_size: Optional[int] = None, drop_remainder: Optional[bool] = None) -> tf.data.Dataset:
+                 batch_size: Optional[int] = None, drop_remainder: Optional[bool] = None,
+                 part: Optional[str] = None) -> tf.data.Dataset:
     """``(images, targets)`` batches (DESIGN "Data layer").
 
     Training: epochs ``start_epoch .. cfg.epochs - 1`` back to back, each ``steps_per_epoch`` batches
-    (use ``model.fit(ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=...)``).
-    Evaluation: one pass in file order, never augmented or puzzled, k = k_min.
+    (use ``model.fit(ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=...)``); with
+    ``cfg.data.val_split`` > 0 only the training part of the held-out split.
+    Evaluation: one pass in file order, never augmented or puzzled, k = k_min. ``part="heldout"`` (or "train"):
+    that part of the training selection of ``cfg.data`` (:func:`filter_training_records`) instead of every record.
     """
     split = split or default_split(source, training)
     files = resolve_files(source, split)
@@ -349,16 +541,22 @@ def make_dataset(source: Source, cfg: TrainConfig, *, training: bool, split: Opt
 
     if not training:
         ds = tf.data.TFRecordDataset(files, buffer_size=8 << 20)
+        if part is not None:
+            ds = filter_training_records(ds, files, cfg, part)
         zero = tf.zeros([2], tf.int64)
         ds = ds.map(lambda s_: fn(s_, zero), num_parallel_calls=AUTOTUNE, deterministic=True)
         ds = ds.batch(batch, drop_remainder=drop)
         n = _summary_count(str(source), split) if isinstance(source, (str, os.PathLike)) else None
+        if part is not None:
+            n = part_count(source, cfg, split, part)
         if n is not None:  # a known length: Keras's evaluation loop then ends without an "ran out of data" warning
             ds = ds.apply(tf.data.experimental.assert_cardinality(n // batch if drop else -(-n // batch)))
         return ds.prefetch(AUTOTUNE).with_options(_options())
 
     if not 0 <= start_epoch < cfg.epochs:
         raise ValueError(f"start_epoch={start_epoch}: expected 0 <= start_epoch < epochs={cfg.epochs}")
+    if part not in (None, "train"):
+        raise ValueError(f"part={part!r}: training reads the training part only")
     total = _train_count(source, cfg, split)
     per_epoch = steps_per_epoch(source, cfg, split, batch) * batch
     passes = -(-per_epoch // total)

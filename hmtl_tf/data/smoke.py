@@ -35,10 +35,10 @@ def smoke_dir() -> str:
 
 def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SIZES, progress: bool = True) -> str:
     """Generates (once) and prepares the synthetic datasets; returns the shard root for ``--data_root``."""
-    from data_prep.prepare import prepare_dataset
+    from data_prep.prepare import PREPARE_VERSION, prepare_dataset
     from hmtl_tf.data.synthetic import write_datasets
 
-    want = asdict(sizes)
+    want = dict(asdict(sizes), prepare_version=PREPARE_VERSION)  # a new converter makes a new copy
     tag = hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()[:8]
     root = os.path.join(os.path.abspath(root or smoke_dir()), f"synthetic-{tag}")
     shards = os.path.join(root, "shards")

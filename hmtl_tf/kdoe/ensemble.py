@@ -210,6 +210,9 @@ def evaluate_run_ensemble(run_dir: str, dataset: str, *, K: int, d: int, data_ro
     result.update(mean=row["mean"], n=row["n"], variant=f"{variant} offset ensemble K={K} d={d} S={row['S']}")
     path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(path, {}) or {}
+    from hmtl_tf.evaluate import selection_of
+
+    result.update(selection_of(metrics))  # the run's selected weights (inference.keras), rule as recorded
     metrics[f"{dataset}_oe{K}_{d}"] = result
     write_json_atomic(path, metrics)
     return result

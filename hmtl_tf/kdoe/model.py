@@ -87,6 +87,13 @@ def _batch_size(y, angles) -> tf.Tensor:
     return tf.cast(tf.size(tf.reshape(y[angles[0]], [-1])), tf.float32)
 
 
+def _per_replica(loss: tf.Tensor) -> tf.Tensor:
+    """A replica's batch-mean loss divided by the replica count: Keras' TF trainer sums the replicas' gradients
+    and multiplies the logged loss back (as HMTL's MultiTaskModel.compute_loss), so N equal replica batches give
+    the one-device gradient and loss of their global batch."""
+    return loss / float(tf.distribute.get_strategy().num_replicas_in_sync)
+
+
 class KDOEModel(FitModel):
     """Training wrapper: Eq. 4 (``stage1``) or Eq. 7 (``distill``) with MAE metrics ``mae_{angle}``,
     ``mae_mean`` and the loss parts. ``teacher_fn``: stored images (B, H, W, 3), boxes (B, 4) ->
@@ -127,13 +134,13 @@ class KDOEModel(FitModel):
             else:  # validation on plain test batches: no teacher, the CE part of Eq. 7 only
                 ce = tf.add_n([L.bin_cross_entropy(y[a], logits[a], 1) for a in self.angles])
                 self._trackers["loss_ce"].update_state(ce, sample_weight=_batch_size(y, self.angles))
-                return L.KD_CE_WEIGHT * ce / 2.0
+                return _per_replica(L.KD_CE_WEIGHT * ce / 2.0)
             parts = L.kd_loss(y, logits, {a: tf.stop_gradient(teacher[a]) for a in self.angles}, self.angles)
         n = _batch_size(y, self.angles)
         for name, value in parts.items():
             if name in self._trackers:
                 self._trackers[name].update_state(value, sample_weight=n)
-        return parts["loss"]
+        return _per_replica(parts["loss"])
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Per-sample absolute errors into the ``mae_*`` means (an empty or short last batch weighs its size;

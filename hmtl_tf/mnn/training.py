@@ -3,8 +3,9 @@
 Targets (pipeline with ``with_landmarks=True``): ``yaw``/``pitch``/``roll`` degrees (B,), ``landmarks``
 (B, 68, 2) model-input pixels, ``visibility`` (B, 68), optionally ``landmarks_present`` (B,). Terms whose
 targets are absent (e.g. a validation set without landmarks), whose task is off (``cfg.model.tasks``) or whose
-Eq. 5 weight ``cfg.mnn.alpha_*`` is 0 are skipped. Logs: ``loss``, ``loss_{ed,ae,heatmap,visibility}`` (unweighted), ``mae_{angle}``,
-``mae_mean`` (p^ED, degrees) and ``nme`` (percent, Eq. 7, bounding-box height) with a decoder.
+Eq. 5 weight ``cfg.mnn.alpha_*`` is 0 are skipped. Logs: ``loss``, ``loss_{ed,ae,heatmap,visibility}``
+(unweighted), ``mae_{angle}``, ``mae_mean`` (p^ED, degrees) and ``nme`` (percent, Eq. 7, bounding-box height)
+with a decoder.
 """
 from __future__ import annotations
 

@@ -50,12 +50,13 @@ def make_schedule(ocfg: OptimConfig, steps_per_epoch: int, epochs: Optional[int]
 
 
 def make_optimizer(ocfg: OptimConfig, steps_per_epoch: int, epochs: Optional[int] = None) -> keras.optimizers.Optimizer:
-    """AdaBelief (``epsilon``, ``rectify``, ``amsgrad``, decoupled ``weight_decay``) or Keras Adam (its own
-    epsilon 1e-7, since ``ocfg.epsilon`` is AdaBelief's in-moment epsilon) on ``make_schedule``."""
+    """AdaBelief (``epsilon``, ``rectify``, ``amsgrad``, decoupled ``weight_decay``, ``adabelief_variant``; the
+    defaults are adabelief-tf 0.2.0's, the authors') or Keras Adam (its own epsilon 1e-7, since ``ocfg.epsilon``
+    is AdaBelief's in-moment epsilon) on ``make_schedule``."""
     schedule = make_schedule(ocfg, steps_per_epoch, epochs)
     if ocfg.optimizer == "adabelief":
         return AdaBelief(schedule, epsilon=ocfg.epsilon, weight_decay=ocfg.weight_decay,
-                         rectify=ocfg.rectify, amsgrad=ocfg.amsgrad)
+                         rectify=ocfg.rectify, amsgrad=ocfg.amsgrad, variant=ocfg.adabelief_variant)
     if ocfg.optimizer == "adam":
         return keras.optimizers.Adam(schedule, amsgrad=ocfg.amsgrad, weight_decay=ocfg.weight_decay or None)
     raise ConfigError(f"--optimizer={ocfg.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")

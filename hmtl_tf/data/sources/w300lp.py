@@ -1,7 +1,9 @@
 """300W-LP reader (DATA_FACTS 1.1, 1.2): ``300W_LP/<SUBSET>/<name>.{jpg,mat}``, split ``train``.
 
-All eight subset folders (the four originals and their ``_Flip`` copies, 122,450 images) are read in
-sorted order; ``Code/`` and ``landmarks/`` are ignored and a missing subset is reported, not fatal.
+All eight subset folders (the four originals, 61,225 images, and their ``_Flip`` copies: 122,450 in all) are
+read in sorted order, so one prepared shard set serves both protocols: training keeps the subsets of
+``data.w300lp_subsets`` (default the four originals, HMTL Sec. 3.4; ``hmtl_tf.data.pipeline``), each record's
+``subject`` being its subset folder. ``Code/`` and ``landmarks/`` are ignored; a missing subset is reported, not fatal.
 Labels: ``Pose_Para`` -> (yaw, pitch, roll) degrees (angles.pose_para_to_ypr); ``pt2d`` (2, 68) -> (68, 2),
 also the 68 landmarks, whose visibility is their self-occlusion under the labelled pose
 (:func:`visibility.self_occlusion_visibility`: the files hold no 3-D landmark or visibility data).
@@ -14,13 +16,15 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from ... import angles
+from ...config import W300LP_ORIGINALS, W300LP_SUBSETS
 from ..sample import DataError, RawSample
 from . import _common
 from .images import load_rgb
 from .visibility import self_occlusion_visibility
 
 NAME = "300w_lp"
-SUBSETS = ("AFW", "AFW_Flip", "HELEN", "HELEN_Flip", "IBUG", "IBUG_Flip", "LFPW", "LFPW_Flip")
+SUBSETS = W300LP_SUBSETS      # the eight folders, originals each followed by its _Flip copy
+ORIGINALS = W300LP_ORIGINALS  # the four without _Flip (61,225 images)
 
 
 def find_root(root) -> Optional[pathlib.Path]:
