@@ -101,6 +101,19 @@ def config_from_flags(scale: str) -> C.TrainConfig:
     return cfg
 
 
+def quiet_libraries() -> None:
+    """Keeps library noise out of what a user reads: absl's INFO lines (TensorFlow's SavedModel export logs through
+    absl, and ``app.run`` starts at INFO unless ``--verbosity`` is given) and Keras' warning that a tf.data input
+    ignores ``shuffle`` (our datasets are shuffled statelessly by design)."""
+    import warnings
+
+    from absl import flags, logging
+
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
+
+
 def run_main(main_fn):
     """absl entry point that turns ConfigError / DataError / FileNotFoundError into ``error: ...`` + exit 2."""
     from absl import app
@@ -108,6 +121,7 @@ def run_main(main_fn):
     from hmtl_tf.data.sample import DataError
 
     def wrapped(argv):
+        quiet_libraries()
         try:
             return main_fn(argv)
         except (C.ConfigError, DataError, FileNotFoundError) as e:
