@@ -42,18 +42,23 @@ def test_demo_uses_the_visible_test_crops_and_the_paper_defaults(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end_sl_learns_below_the_mean_baseline(tmp_path):
-    """The whole ``make demo`` (about 8 min here): its files, and SL's MAE on the visible-crop test set clearly
-    (>= 10 %) below predicting the training mean (measured: 13.31 vs 16.77)."""
+    """The whole ``make demo`` (about 20 min here): its files, SL's MAE on the visible-crop test set well below
+    predicting the training mean (measured 0.556 of it; asserted <= 0.7), every SL angle below its own baseline, and
+    the table's "Does training work?" block (issue 13's targets, which this scale does not all meet yet)."""
     r = subprocess.run([sys.executable, "-m", "hmtl_tf.demo", f"--out={tmp_path}"], cwd=REPO,
                        capture_output=True, text=True, timeout=3600,
                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert r.returncode == 0, r.stderr[-2000:]
     for name in ("table.md", "learning_curves.png", "contact_sheet.png"):
         assert os.path.getsize(tmp_path / name) > 200, name
-    first = open(tmp_path / "table.md").read().split("**")[2]  # the visible-crop block
-    mean = {line.split("|")[1].strip(): float(line.split("|")[5]) for line in first.splitlines()
+    text = open(tmp_path / "table.md").read()
+    first = text.split("**")[2]  # the visible-crop block
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[2:6]] for line in first.splitlines()
             if line.startswith("| ") and not line.startswith("| method")}
-    assert mean["SL (HopeNet)"] < 0.9 * mean["predict the training mean"], mean
+    base, sl = rows["predict the training mean"], rows["SL (HopeNet)"]
+    assert sl[3] <= 0.7 * base[3], rows
+    assert all(s < b for s, b in zip(sl[:3], base[:3])), rows
+    assert "**Does training work?**" in text and "| HMTL puzzle accuracy / chance |" in text
 
 
 def test_learning_checks_follow_the_targets():
