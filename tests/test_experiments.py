@@ -311,6 +311,9 @@ def test_one_smoke_row_of_every_table(tmp_path):
     assert float(_rec(results, 2, "hopenet")["paper_mean"]) == 6.155  # a literature row carries its number
     run_dir = tmp_path / "runs" / "smoke" / "hmtl_p3_aug2"
     assert (run_dir / "DONE").is_file() and not (run_dir / "checkpoints").exists()  # pruned once finished
+    hist = list(csv.DictReader(open(run_dir / "history.csv")))
+    assert float(hist[-1]["ssl_chance"]) == pytest.approx(1 / 9) and 0.0 <= float(hist[-1]["ssl_acc"]) <= 1.0
+    assert json.load(open(run_dir / "metrics.json"))["_run"]["selection"] == "final"
 
     _, out = _run_rows(tmp_path, 3, "hmtl_p3_aug2", timeout=600)  # Table 3 = Table 2's model on BIWI
     assert "train/hmtl_p3_aug2: finished earlier, skipped" in out and "eval/hmtl_p3_aug2/biwi: done" in out

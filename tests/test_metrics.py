@@ -134,6 +134,7 @@ def test_training_model_logs_accuracy_only_with_ssl_targets():
     assert not any(k.startswith("ssl_") for k in sl.compute_metrics(None, y, pred))
 
 
+@pytest.mark.slow  # ~20 s; in `make test` the smoke row of every table checks ssl_acc in a real CLI run
 def test_tiny_hmtl_fit_writes_pretext_accuracy_to_history_and_metrics(shards, tmp_path):  # noqa: F811
     """Two training steps of puzzle2x2 HMTL (64 px, batch 4): ssl_acc (+ per head) and ssl_chance in history.csv
     (training only: no val_ssl_*), and the last epoch's summary in metrics.json."""
