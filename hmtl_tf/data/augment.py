@@ -469,15 +469,6 @@ def augment_ops(image, seed, ops: Sequence[str], p: AugParams = None):
     return image_ops(x, seed, ops, p)
 
 
-def photometric(image, seed, level: int, heavy: bool = False, hue: bool = False, p: AugParams = PARAMS):
-    """Legacy: every non-geometric op of the level flags (occluding ones last), i.e. :func:`image_ops`."""
-    return image_ops(image, seed, legacy_aug_ops(level, heavy, hue), p)
-
-
-def uses_zoom(level: int, heavy: bool) -> bool:
-    return "zoom" in legacy_aug_ops(level, heavy)
-
-
 def augment(image, seed, level: int, heavy: bool = False, hue: bool = False, p: AugParams = PARAMS):
     """Legacy: image-only augmentation of the level flags (:func:`augment_ops`)."""
     return augment_ops(image, seed, legacy_aug_ops(level, heavy, hue), p)

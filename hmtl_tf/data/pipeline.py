@@ -296,8 +296,6 @@ def train_record_count(source: Source, cfg: TrainConfig, split: str) -> int:
     return min(n, cfg.data.max_train_samples) if cfg.data.max_train_samples > 0 else n
 
 
-_train_count = train_record_count
-
 
 def steps_per_epoch(source: Source, cfg: TrainConfig, split: str = "train",
                     batch_size: Optional[int] = None) -> int:
@@ -305,7 +303,7 @@ def steps_per_epoch(source: Source, cfg: TrainConfig, split: str = "train",
     if cfg.steps_per_epoch > 0:
         return cfg.steps_per_epoch
     batch = batch_size or cfg.batch_size
-    n = _train_count(source, cfg, split)
+    n = train_record_count(source, cfg, split)
     if n < batch:
         raise ValueError(f"{source}: split {split!r} has {n} training records, fewer than one batch of {batch}")
     return n // batch
@@ -557,7 +555,7 @@ def make_dataset(source: Source, cfg: TrainConfig, *, training: bool, split: Opt
         raise ValueError(f"start_epoch={start_epoch}: expected 0 <= start_epoch < epochs={cfg.epochs}")
     if part not in (None, "train"):
         raise ValueError(f"part={part!r}: training reads the training part only")
-    total = _train_count(source, cfg, split)
+    total = train_record_count(source, cfg, split)
     per_epoch = steps_per_epoch(source, cfg, split, batch) * batch
     passes = -(-per_epoch // total)
     cached = _ordered_records(files, cfg).cache() if cfg.data.cache else None
