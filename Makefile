@@ -8,6 +8,7 @@ SCALE ?=
 DATA_ROOT ?= data/raw
 DATA_OUT ?= data/shards
 OUT ?= demo_out
+TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
@@ -31,13 +32,13 @@ demo: $(STAMP)
 	$(PYTHON) -m hmtl_tf.demo --out=$(OUT)
 
 test: $(STAMP)
-	$(PYTHON) -m pytest -q --durations=15 tests
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --durations=15 tests
 
 test-fast: $(STAMP)
-	$(PYTHON) -m pytest -q -m "not slow" tests
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests
 
 test-all: $(STAMP)
-	HMTL_RUN_SLOW=1 $(PYTHON) -m pytest -q tests
+	HMTL_RUN_SLOW=1 $(PYTHON) -m pytest -q -n $(TEST_WORKERS) tests
 
 synthetic: $(STAMP)
 	$(PYTHON) -m data_prep.make_synthetic --out=data/synthetic

@@ -19,7 +19,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest==9.2.0"],
+    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0"],  # make test runs two workers (CI has 2 cores)
     # ONNX export (issue 6); tf2onnx 1.17 converts Keras 3 ResNet50 exactly.
     "export": ["tf2onnx==1.17.0", "onnxruntime==1.31.1", "onnx==1.23.2"],
     # PyTorch peer in benchmarks/train_step.py (CPU wheel lies on this machine's disk).
