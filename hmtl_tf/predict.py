@@ -67,12 +67,17 @@ def expand_inputs(inputs: Sequence[str]) -> Tuple[List[Source], List[Tuple[str, 
 
 
 def _unique_names(sources: List[Source]) -> None:
-    seen = {}
+    """Output stems unique per kind of output (``x.jpg`` + ``x.png`` -> ``x``, ``x_1``; the suffix goes before the
+    extension, which the writers strip)."""
+    taken = set()
     for s in sources:
-        base = s.name.replace(os.sep, "__")
-        n = seen.get(base, 0)
-        seen[base] = n + 1
-        s.name = base if n == 0 else f"{base}_{n}"
+        stem, ext = os.path.splitext(s.name.replace(os.sep, "__"))
+        cand, n = stem, 0
+        while (s.kind == "image", cand) in taken:
+            n += 1
+            cand = f"{stem}_{n}"
+        taken.add((s.kind == "image", cand))
+        s.name = cand + ext
 
 
 # ------------------------------------------------------------------------------------------- frames
@@ -282,7 +287,7 @@ def write_outputs(out: str, rows: List[dict], done: List[dict], failed, meta: di
     return csv_path, json_path
 
 
-def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = None, detector: str = "auto",
+def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = None, detector: str = "mtcnn",
             crop_policy: Optional[str] = None, batch_size: int = 32, max_frames: int = 0, progress: bool = True,
             log=print):
     """The command as a function; returns (rows, failed)."""
@@ -311,7 +316,8 @@ def define_flags():
     flags.DEFINE_string("run", None, "run directory, inference.keras, SavedModel, .tflite or .onnx")
     flags.DEFINE_string("out", None, "output folder")
     flags.DEFINE_string("boxes", None, "face boxes: KD-OE JSON or CSV file,x_min,y_min,x_max,y_max[,score]")
-    flags.DEFINE_enum("detector", "auto", ["auto", "haar", "none"], "face detector when --boxes is not given")
+    flags.DEFINE_string("detector", "mtcnn", "face detector when --boxes is not given: mtcnn | haar | none "
+                        "(hmtl_tf.detect registry; auto = mtcnn)")
     flags.DEFINE_enum("crop_policy", None, ["hopenet", "visible", "boxes", "none"], "default: the run's")
     flags.DEFINE_integer("batch_size", 32, "faces per inference batch")
     flags.DEFINE_integer("max_frames", 0, "stop videos / the camera after this many frames (0 = all)")
@@ -331,7 +337,7 @@ def main(argv):
     try:
         _, failed = predict(F.run, argv[1:], F.out, F.boxes, F.detector, F.crop_policy, F.batch_size,
                             F.max_frames)
-    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:   # DetectorUnavailable too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1 if failed else 0
