@@ -294,7 +294,12 @@ def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = No
     from hmtl_tf.api import HeadPoseEstimator
     from hmtl_tf.detect import make_detector
 
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise DataError(f"--out={out}: is a file; expected a folder for the outputs")
     det, det_desc = make_detector(detector, boxes)
+    if hasattr(det, "check_matches"):
+        srcs, _ = expand_inputs(inputs)
+        det.check_matches([s.path for s in srcs if s.kind == "image"])
     est = HeadPoseEstimator.load(run, batch_size=batch_size, crop_policy=crop_policy)
     p = Predictor(est, det, out, batch_size, max_frames, progress)
     rows, failed = p.run(inputs)
@@ -303,6 +308,9 @@ def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = No
     csv_path, json_path = write_outputs(out, rows, p.done, failed, meta)
     log(f"faces: {len(rows)} in {sum(d['frames'] for d in p.done)} frames of {len(p.done)} inputs "
         f"(detector: {det_desc}; crop policy {est.crop_policy}) -> {csv_path}, {json_path}")
+    no_face = [d["input"] for d in p.done if d["kind"] == "image" and d["faces"] == 0]
+    if no_face:
+        log(f"no face found in {len(no_face)} image(s): {', '.join(no_face)}")
     if failed:
         log(f"{len(failed)} input(s) could not be processed:")
         for i, e in failed:

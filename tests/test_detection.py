@@ -64,3 +64,29 @@ def test_mtcnn_on_real_aflw2000_and_calibration(realdata):
     print(s)
     assert s["faces_matched"] >= 15 and len(missed) <= 1
     assert s["iou_leave_one_out"]["mean"] >= 0.8 > s["iou_raw"]["mean"]
+
+
+def test_predict_bad_out_boxes_without_match_and_no_face_listed(tmp_path):
+    import cv2
+
+    from test_api import make_run_dir
+
+    from hmtl_tf.data.sample import DataError
+    from hmtl_tf.predict import predict
+
+    run = make_run_dir(tmp_path / "r")[0]
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.full((40, 40, 3), 100, np.uint8))
+    afile = tmp_path / "f.txt"
+    afile.write_text("x")
+    with pytest.raises(DataError, match="--out=.*is a file"):
+        predict(run, [str(img)], str(afile), detector="none", progress=False, log=lambda *_: None)
+    boxes = tmp_path / "b.csv"
+    boxes.write_text("file,x_min,y_min,x_max,y_max\nother.png,1,1,20,20\n")
+    with pytest.raises(DataError, match="no input matches a box.*other.png.*a.png"):
+        predict(run, [str(img)], str(tmp_path / "o"), boxes=str(boxes), progress=False, log=lambda *_: None)
+    lines = []
+    from hmtl_tf.detect import CallableDetector, register_detector
+    register_detector("never", lambda: CallableDetector(lambda im: (np.zeros((0, 4)), np.zeros(0))))
+    predict(run, [str(img)], str(tmp_path / "o2"), detector="never", progress=False, log=lines.append)
+    assert any("no face found in 1 image(s)" in l and "a.png" in l for l in lines)
