@@ -57,7 +57,11 @@ def expand_inputs(inputs: Sequence[str]) -> Tuple[List[Source], List[Tuple[str, 
                 failed.append((arg, "folder holds no images or videos"))
             sources += found
         elif os.path.isfile(arg):
-            kind = "video" if os.path.splitext(arg)[1].lower() in VIDEO_EXTS else "image"
+            ext = os.path.splitext(arg)[1].lower()
+            if ext not in IMAGE_EXTS + VIDEO_EXTS:
+                failed.append((arg, f"not an image or a video (expected {' '.join(IMAGE_EXTS + VIDEO_EXTS)})"))
+                continue
+            kind = "video" if ext in VIDEO_EXTS else "image"
             sources.append(Source(kind, arg, os.path.basename(arg)))
         elif arg.isdigit():
             sources.append(Source("camera", arg, f"camera{arg}"))

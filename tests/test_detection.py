@@ -90,3 +90,13 @@ def test_predict_bad_out_boxes_without_match_and_no_face_listed(tmp_path):
     register_detector("never", lambda: CallableDetector(lambda im: (np.zeros((0, 4)), np.zeros(0))))
     predict(run, [str(img)], str(tmp_path / "o2"), detector="never", progress=False, log=lines.append)
     assert any("no face found in 1 image(s)" in l and "a.png" in l for l in lines)
+
+
+def test_non_image_input_is_a_one_line_failure(tmp_path):
+    from hmtl_tf.predict import expand_inputs
+
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    sources, failed = expand_inputs([str(f)])
+    assert sources == [] and failed[0][0] == str(f) and "not an image or a video" in failed[0][1]
+    assert "\n" not in failed[0][1] and "BytesIO" not in failed[0][1]
