@@ -16,6 +16,9 @@ INSTALL_REQUIRES = [
     "matplotlib==3.11.2",
     "h5py==3.14.0",
     "pillow==13.0.0",
+    "mtcnn==1.0.0",  # the default face detector of predict (weights inside the wheel; offline)
+    "joblib==1.6.0",  # mtcnn's weight loader
+    "lz4==4.4.5",  # mtcnn's weight files
 ]
 
 EXTRAS_REQUIRE = {
@@ -34,6 +37,7 @@ setup(
     packages=find_packages(include=["hmtl_tf", "hmtl_tf.*", "data_prep", "data_prep.*",
                                     "experiments", "experiments.*"]),
     python_requires=">=3.10,<3.13",
+    package_data={"hmtl_tf.detect": ["defaults/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
 )

@@ -229,6 +229,8 @@ class HeadPoseEstimator:
             images = [images]
             if boxes is not None and np.ndim(boxes) == 1:
                 boxes = [boxes]
+        if len(images) == 0:
+            return np.zeros((0, len(self.angles)), np.float64)
         crops_ = crop_faces(list(images), boxes, crop_policy or self.crop_policy, self.image_size)
         return self.predict_crops(crops_)
 

@@ -57,7 +57,11 @@ def expand_inputs(inputs: Sequence[str]) -> Tuple[List[Source], List[Tuple[str, 
                 failed.append((arg, "folder holds no images or videos"))
             sources += found
         elif os.path.isfile(arg):
-            kind = "video" if os.path.splitext(arg)[1].lower() in VIDEO_EXTS else "image"
+            ext = os.path.splitext(arg)[1].lower()
+            if ext not in IMAGE_EXTS + VIDEO_EXTS:
+                failed.append((arg, f"not an image or a video (expected {' '.join(IMAGE_EXTS + VIDEO_EXTS)})"))
+                continue
+            kind = "video" if ext in VIDEO_EXTS else "image"
             sources.append(Source(kind, arg, os.path.basename(arg)))
         elif arg.isdigit():
             sources.append(Source("camera", arg, f"camera{arg}"))
@@ -67,12 +71,17 @@ def expand_inputs(inputs: Sequence[str]) -> Tuple[List[Source], List[Tuple[str, 
 
 
 def _unique_names(sources: List[Source]) -> None:
-    seen = {}
+    """Output stems unique per kind of output (``x.jpg`` + ``x.png`` -> ``x``, ``x_1``; the suffix goes before the
+    extension, which the writers strip)."""
+    taken = set()
     for s in sources:
-        base = s.name.replace(os.sep, "__")
-        n = seen.get(base, 0)
-        seen[base] = n + 1
-        s.name = base if n == 0 else f"{base}_{n}"
+        stem, ext = os.path.splitext(s.name.replace(os.sep, "__"))
+        cand, n = stem, 0
+        while (s.kind == "image", cand) in taken:
+            n += 1
+            cand = f"{stem}_{n}"
+        taken.add((s.kind == "image", cand))
+        s.name = cand + ext
 
 
 # ------------------------------------------------------------------------------------------- frames
@@ -282,14 +291,19 @@ def write_outputs(out: str, rows: List[dict], done: List[dict], failed, meta: di
     return csv_path, json_path
 
 
-def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = None, detector: str = "auto",
+def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = None, detector: str = "mtcnn",
             crop_policy: Optional[str] = None, batch_size: int = 32, max_frames: int = 0, progress: bool = True,
             log=print):
     """The command as a function; returns (rows, failed)."""
     from hmtl_tf.api import HeadPoseEstimator
     from hmtl_tf.detect import make_detector
 
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise DataError(f"--out={out}: is a file; expected a folder for the outputs")
     det, det_desc = make_detector(detector, boxes)
+    if hasattr(det, "check_matches"):
+        srcs, _ = expand_inputs(inputs)
+        det.check_matches([s.path for s in srcs if s.kind == "image"])
     est = HeadPoseEstimator.load(run, batch_size=batch_size, crop_policy=crop_policy)
     p = Predictor(est, det, out, batch_size, max_frames, progress)
     rows, failed = p.run(inputs)
@@ -298,6 +312,9 @@ def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = No
     csv_path, json_path = write_outputs(out, rows, p.done, failed, meta)
     log(f"faces: {len(rows)} in {sum(d['frames'] for d in p.done)} frames of {len(p.done)} inputs "
         f"(detector: {det_desc}; crop policy {est.crop_policy}) -> {csv_path}, {json_path}")
+    no_face = [d["input"] for d in p.done if d["kind"] == "image" and d["faces"] == 0]
+    if no_face:
+        log(f"no face found in {len(no_face)} image(s): {', '.join(no_face)}")
     if failed:
         log(f"{len(failed)} input(s) could not be processed:")
         for i, e in failed:
@@ -311,7 +328,8 @@ def define_flags():
     flags.DEFINE_string("run", None, "run directory, inference.keras, SavedModel, .tflite or .onnx")
     flags.DEFINE_string("out", None, "output folder")
     flags.DEFINE_string("boxes", None, "face boxes: KD-OE JSON or CSV file,x_min,y_min,x_max,y_max[,score]")
-    flags.DEFINE_enum("detector", "auto", ["auto", "haar", "none"], "face detector when --boxes is not given")
+    flags.DEFINE_string("detector", "mtcnn", "face detector when --boxes is not given: mtcnn | haar | none "
+                        "(hmtl_tf.detect registry; auto = mtcnn)")
     flags.DEFINE_enum("crop_policy", None, ["hopenet", "visible", "boxes", "none"], "default: the run's")
     flags.DEFINE_integer("batch_size", 32, "faces per inference batch")
     flags.DEFINE_integer("max_frames", 0, "stop videos / the camera after this many frames (0 = all)")
@@ -331,7 +349,7 @@ def main(argv):
     try:
         _, failed = predict(F.run, argv[1:], F.out, F.boxes, F.detector, F.crop_policy, F.batch_size,
                             F.max_frames)
-    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:   # DetectorUnavailable too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1 if failed else 0
