@@ -303,6 +303,15 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--loss_weighting={o.loss_weighting!r}: expected one of {', '.join(LOSS_WEIGHTINGS)}")
     if not 0.0 <= s.prob <= 1.0:
         raise ConfigError(f"--ssl_prob={s.prob}: expected a probability in [0, 1]")
+    if not s.weight >= 0.0:
+        raise ConfigError(f"--ssl_weight={s.weight}: expected a weight >= 0 (50 in Sec. 4.2, 1 in Sec. 4.1)")
+    for flag_name, v in (("dropout", m.dropout), ("ssl_dropout", s.dropout)):
+        if not 0.0 <= v < 1.0:
+            raise ConfigError(f"--{flag_name}={v}: expected a dropout rate in [0, 1)")
+    if not o.lr > 0.0:
+        raise ConfigError(f"--lr={o.lr}: expected a learning rate > 0")
+    if cfg.steps_per_epoch < 0:
+        raise ConfigError(f"--steps_per_epoch={cfg.steps_per_epoch}: expected 0 (one pass over the data) or more")
     validate_mnn(cfg.mnn)
     validate_selection(cfg)
     if cfg.epochs <= 0 or cfg.batch_size <= 0:
