@@ -207,12 +207,28 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
 
 
-def run_main(main_fn):
-    """absl entry point that turns ConfigError / DataError / FileNotFoundError into ``error: ...`` + exit 2."""
-    from absl import app
-
+def usage_errors() -> tuple:
+    """The errors a command reports as one ``error: ...`` line and exit status 2 (bad input, not a bug)."""
     from hmtl_tf.data.sample import DataError
     from hmtl_tf.rundir import DiskFullError
+
+    return (C.ConfigError, DataError, FileNotFoundError, DiskFullError)
+
+
+def guarded(fn, *args) -> int:
+    """Runs ``fn(*args)``; a usage error becomes one ``error: <first line>`` on stderr and 2 (else fn's result)."""
+    try:
+        return fn(*args)
+    except usage_errors() as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def run_main(main_fn):
+    """absl entry point that turns ConfigError / DataError / FileNotFoundError / DiskFullError into
+    ``error: ...`` + exit 2; ``--help`` prints the grouped config flags."""
+    from absl import app
 
     if any(a in ("--help", "-h", "-?", "--helpshort") for a in sys.argv[1:]):
         print_help()
@@ -220,12 +236,9 @@ def run_main(main_fn):
 
     def wrapped(argv):
         quiet_libraries()
-        try:
-            return main_fn(argv)
-        except (C.ConfigError, DataError, FileNotFoundError, DiskFullError) as e:
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            print(f"error: {msg}", file=sys.stderr)
-            sys.exit(2)
+        code = guarded(main_fn, argv)
+        if code:
+            sys.exit(code)
 
     app.run(wrapped)
 

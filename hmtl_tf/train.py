@@ -480,13 +480,22 @@ def main(argv):
     run(cfg, overwrite=fl.overwrite, verbose=1 if sys.stdout.isatty() else 2, keep_checkpoints=fl.keep_checkpoints)
 
 
-if __name__ == "__main__":
+def define_flags() -> None:
+    """The config flags and train's own (idempotent; tests call it in-process)."""
     from absl import flags
 
-    from hmtl_tf.cli import define_config_flags, run_main
+    from hmtl_tf.cli import define_config_flags
 
     define_config_flags()
+    if "keep_checkpoints" in flags.FLAGS:
+        return
     flags.DEFINE_boolean("overwrite", False, "start the run directory afresh (deletes what is there)")
     flags.DEFINE_integer("keep_checkpoints", KEEP_CHECKPOINTS, "per-epoch checkpoints kept besides the selected "
                          "epoch's (model + optimizer, ~0.3 GB each at paper scale)", lower_bound=1)
+
+
+if __name__ == "__main__":
+    from hmtl_tf.cli import run_main
+
+    define_flags()
     run_main(main)
