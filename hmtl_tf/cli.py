@@ -202,7 +202,8 @@ def quiet_libraries() -> None:
 
     from absl import flags, logging
 
-    if not flags.FLAGS["verbosity"].present:
+    verbose = "verbose" in flags.FLAGS and flags.FLAGS.verbose
+    if not flags.FLAGS["verbosity"].present and not verbose:
         logging.set_verbosity(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
 
@@ -233,6 +234,13 @@ def run_main(main_fn):
     if any(a in ("--help", "-h", "-?", "--helpshort") for a in sys.argv[1:]):
         print_help()
         sys.exit(0)
+    if "verbose" not in flags.FLAGS:
+        flags.DEFINE_boolean("verbose", False, "show the libraries' log lines (TensorFlow start-up, absl INFO, "
+                             "SavedModel / tf2onnx)")
+    if not any(a in ("--verbose", "--verbose=true", "--verbose=1") for a in sys.argv[1:]):
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines (cuInit, CPU flags)
 
     def wrapped(argv):
         quiet_libraries()

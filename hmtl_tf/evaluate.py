@@ -38,13 +38,18 @@ def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[
 
 def predict_dataset(inference, ds, angles):
     """Runs the inference model over a (images, targets) dataset -> (pred (N, A), true (N, A), ids)."""
+    from hmtl_tf.progress import Progress
+
     preds, trues, ids = [], [], []
+    bar = Progress("evaluating", None, "batches", always_final=False)
     for images, targets in ds:
+        bar.update(1)
         out = inference(images, training=False)
         preds.append(np.stack([np.asarray(out[a]).reshape(-1) for a in angles], axis=1))
         trues.append(np.stack([np.asarray(targets[a]).reshape(-1) for a in angles], axis=1))
         if "source_id" in targets:
             ids += [s.decode() if isinstance(s, bytes) else str(s) for s in np.asarray(targets["source_id"])]
+    bar.close()
     if not preds:
         raise FileNotFoundError("the evaluation set is empty")
     return np.concatenate(preds), np.concatenate(trues), ids

@@ -394,6 +394,10 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
     state.setdefault("init", init)
 
     callbacks = _callbacks(run_dir, state, network, family.monitor, cfg, monitors, keep_checkpoints)
+    if verbose == 2:  # not a terminal: Keras prints at epoch ends only; periodic lines within an epoch
+        from hmtl_tf.progress import keras_progress
+
+        callbacks.append(keras_progress(spe))
     if start_epoch < cfg.epochs:
         try:
             model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=spe,
