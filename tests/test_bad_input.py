@@ -313,3 +313,28 @@ def test_truncated_shard_is_rewritten_on_resume_and_refused_on_read(raw, tmp_pat
         records.shard_files(str(d), "test")
     prepare.run(_prepare_opts(raw, tmp_path))
     assert shard.read_bytes() == good
+
+
+def test_three_angle_run_on_eth_xgaze_uses_yaw_and_pitch(tmp_path):
+    """Issue 14.5: the evaluation targets of a 3-angle run on a set without roll are yaw and pitch (old code asked
+    the pipeline for roll: a 51-line InvalidArgumentError)."""
+    from hmtl_tf.evaluate import angles_on
+
+    d = tmp_path / "eth_xgaze"
+    d.mkdir()
+    cfg = C.make_config("smoke")
+    assert angles_on(cfg, str(d)) == ("yaw", "pitch") and cfg.model.angles == ("yaw", "pitch")
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "summary.json").write_text(json.dumps({"has_roll": True}))
+    assert angles_on(C.make_config("smoke"), str(other)) == ("yaw", "pitch", "roll")
+
+
+def test_help_is_generated_from_the_field_comments():
+    """``train --help``: grouped, each flag with its config comment (choices expanded), not "config field X"."""
+    text = cli.config_help()
+    titles = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith(" ")]
+    assert titles == ["data", "model", "ssl", "optim", "mnn", "run"]
+    assert "--ssl=none\n      one of none, puzzle2x2, puzzle3x3" in text
+    assert "1..4 = after conv2_x .. conv5_x (Sec. 3.2, Fig. 2) [ssl.flag]" in text
+    assert "config field" not in text and "see hmtl_tf/config.py" not in text
