@@ -164,10 +164,11 @@ def worker_run_dir(run: str, tf_config: Optional[str] = None) -> str:
     return run if chief else os.path.join(run.rstrip("/") + ".workers", f"{kind}_{index}")
 
 
-def check_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str]:
+def check_run_dir(cfg: C.TrainConfig, overwrite: bool = False, compare: bool = True) -> Optional[str]:
     """What :func:`prepare_run_dir` would do, without touching the disk: returns ``"done"`` for a finished run with
     the same config, ``"resume"`` / ``"new"`` otherwise; raises ConfigError (one line) for a file, a directory
-    that is not a run, or a run with a different config (compared BEFORE the DONE marker)."""
+    that is not a run, or a run with a different config (compared BEFORE the DONE marker; ``compare=False``: only
+    the first two, for a config not yet resolved)."""
     run_dir = cfg.run
     if not run_dir:
         raise C.ConfigError("--run: an output directory is required")
@@ -176,6 +177,8 @@ def check_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str]:
     if overwrite:
         return "new"
     cfg_path = os.path.join(run_dir, "config.json")
+    if os.path.isfile(cfg_path) and not compare:  # the caller compares once the config is resolved
+        return "resume"
     if os.path.isfile(cfg_path):
         old, new = read_json(cfg_path), json.loads(cfg.to_json())
         if old != new:

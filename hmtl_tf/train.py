@@ -334,7 +334,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
     cfg.validate()  # one-line errors before anything heavy is imported or built
     if cfg.strategy in ("auto", "multi_worker"):
         cfg.run = worker_run_dir(cfg.run)
-    check_run_dir(cfg, overwrite)  # a file, a foreign directory: refused before any data is made
+    check_run_dir(cfg, overwrite, compare=False)  # a file, a foreign directory: refused before any data is made
     if cfg.deterministic:  # oneDNN's CPU kernels reorder float sums between runs; only effective before TF loads
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import keras
