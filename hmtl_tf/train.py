@@ -15,7 +15,9 @@ labelled option. After every epoch the held-out part (history ``heldout_*``) and
 the test sets (and the held-out part) are evaluated with the selected weights; metrics.json states the rule and
 the epoch beside every number (``_run.selection``, ``_run.selected_epoch``). Re-running the same command resumes a killed run at the last
 finished epoch (the input pipeline is a pure function of (seed, epoch), so no epoch is lost or repeated); a
-finished run is not re-trained.
+finished run is not re-trained (only with the same config: another config is refused, before the DONE check).
+Every file is written atomically (hmtl_tf.rundir, docs/RUNDIR.md); ``--keep_checkpoints=N`` (default 1) keeps the N
+newest per-epoch checkpoints and the selected epoch's.
 """
 from __future__ import annotations
 
