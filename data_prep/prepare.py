@@ -43,6 +43,7 @@ from hmtl_tf.data.sample import DataError, RawSample
 from hmtl_tf.data.sources import biwi, get_reader
 from hmtl_tf.data.sources.boxes import BoxFile, load_boxes
 from hmtl_tf.data.sources.images import clip_box, encode_jpeg
+from hmtl_tf.rundir import DiskFullError, disk_full, is_out_of_space
 
 PREPARE_VERSION = 2  # 2: 300W-LP landmark visibility from the pose (issue 12.10); shards of 1 are rewritten
 CONFIG_FILE = "prepare_config.json"
@@ -94,6 +95,8 @@ class Plan:
     planned: Dict[str, List[Row]] = field(default_factory=dict)   # split -> rows in shard order
     notes: List[str] = field(default_factory=list)
     listed: int = 0
+    box_matches: int = 0          # listed samples that found a box in --boxes
+    example_key: str = ""         # a listed sample's file (for the --boxes error)
 
 
 # ----------------------------------------------------------------------------------------- sources
@@ -154,6 +157,17 @@ def _row_key(source_id: str, split: str, ypr, spec) -> bytes:
     return hashlib.blake2b(json.dumps(ident).encode("utf-8"), digest_size=12).digest()
 
 
+def _check_boxes_matched(opts: Options, boxes, plan: Plan) -> None:
+    """A ``--boxes`` file that matches no listed sample (another dataset's file, ``{}``) is an error naming the
+    file with an example key of each side, not an empty dataset."""
+    if boxes is None or not opts.boxes or plan.box_matches or not plan.listed:
+        return
+    box_key = next(iter(boxes), None)
+    raise DataError(f"--boxes={opts.boxes}: no {opts.dataset} sample has a box there (box keys e.g. "
+                    f"{box_key!r}{'' if box_key is not None else ' - the file is empty'}; sample keys e.g. "
+                    f"{plan.example_key!r})")
+
+
 def make_plan(opts: Options, base: str, npz: bool, policy: str, boxes) -> Plan:
     """Pass 1: every (sample, split) row with its skip reason, and each split's planned rows in order."""
     plan = Plan()
@@ -166,6 +180,8 @@ def make_plan(opts: Options, base: str, npz: bool, policy: str, boxes) -> Plan:
 
     for sample in _samples(opts, base, npz, boxes, on_error):
         plan.listed += 1
+        plan.box_matches += sample.box is not None
+        plan.example_key = plan.example_key or _rel(sample.image_path, base)
         ypr = tuple(float(v) for v in sample.ypr)
         for split, filtered in _out_splits(sample):
             row = Row(file=_rel(sample.image_path, base), split=split, source_id=sample.source_id, ypr=ypr)
@@ -232,6 +248,8 @@ def _read_sidecar(out_dir: str, name: str, rows: List[Row]) -> Optional[dict]:
         return None
     if side.get("prepare_version", 1) != PREPARE_VERSION:  # written by an older converter: its records differ
         return None
+    if "bytes" in side and os.path.getsize(os.path.join(out_dir, name)) != side["bytes"]:
+        return None  # truncated (or replaced) since it was finished: written again
     return side
 
 
@@ -257,11 +275,22 @@ class _ShardWriter:
             entry.update(kept=False, reason=reason, error=_line(exc))
         self.results.append(entry)
 
+    def abort(self) -> None:
+        """Drops the unfinished shard (no partial file is left)."""
+        try:
+            self.writer.close()
+        except Exception:  # noqa: BLE001  (out of space while flushing: the file goes anyway)
+            pass
+        for p in (self.path + ".tmp", _sidecar_path(self.out_dir, self.name) + ".tmp"):
+            if os.path.exists(p):
+                os.remove(p)
+
     def close(self) -> dict:
         self.writer.close()
         side = {"shard": self.name, "prepare_version": PREPARE_VERSION, "plan_digest": _plan_digest(self.rows),
                 "ids": [r.source_id for r in self.rows], "records": self.results,
-                "kept": sum(1 for e in self.results if e["kept"])}
+                "kept": sum(1 for e in self.results if e["kept"]),
+                "bytes": os.path.getsize(self.path + ".tmp")}  # checked on resume and on read (truncation)
         side_path = _sidecar_path(self.out_dir, self.name)
         _write_text(side_path + ".tmp", json.dumps(side, sort_keys=True, indent=0) + "\n")
         os.replace(self.path + ".tmp", self.path)
@@ -279,7 +308,7 @@ class _Progress:
             dt = max(time.monotonic() - self.t0, 1e-9)
             rate = self.done / dt
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            self.opts.log(f"{self.opts.dataset}: {self.done}/{self.total} samples written "
+            self.opts.log(f"{self.opts.dataset}: {self.done}/{self.total} samples converted "
                           f"({rate:.1f}/s, ETA {eta:.0f}s)")
 
 
@@ -308,6 +337,25 @@ def write_shards(opts: Options, out_dir: str, base: str, npz: bool, policy: str,
     pos = {split: 0 for split in plan.planned}
     open_writers: Dict[str, _ShardWriter] = {}
     remaining = set(todo)
+    try:
+        _write_todo(opts, base, npz, boxes, plan, policy, layout, sidecars, remaining, open_writers, pos, progress,
+                    out_dir)
+    except Exception as exc:
+        for writer in open_writers.values():
+            writer.abort()
+        if is_out_of_space(exc):
+            current = next(iter(open_writers.values())).path if open_writers else out_dir
+            raise disk_full(current) from None
+        raise
+    if remaining:
+        raise DataError(f"{opts.root}: the source listing changed during conversion "
+                        f"({len(remaining)} shards incomplete); re-run data_prep.prepare")
+    return layout, sidecars
+
+
+def _write_todo(opts, base, npz, boxes, plan, policy, layout, sidecars, remaining, open_writers, pos, progress,
+                out_dir) -> None:
+    """The writing loop of :func:`write_shards` (one pass over the sources, shards still to write)."""
     for sample in _samples(opts, base, npz, boxes, on_error=lambda *a: None):
         for split, _ in _out_splits(sample):
             rows = plan.planned.get(split, [])
@@ -330,10 +378,6 @@ def write_shards(opts: Options, out_dir: str, base: str, npz: bool, policy: str,
                 remaining.discard((split, j))
         if not remaining:
             break
-    if remaining:
-        raise DataError(f"{opts.root}: the source listing changed during conversion "
-                        f"({len(remaining)} shards incomplete); re-run data_prep.prepare")
-    return layout, sidecars
 
 
 def _remove_stale(out_dir: str, keep: set) -> None:
@@ -359,8 +403,15 @@ def _line(exc: Exception) -> str:
 
 
 def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    except OSError as exc:
+        if os.path.exists(path):
+            os.remove(path)
+        if is_out_of_space(exc):
+            raise disk_full(path, len(text.encode())) from None
+        raise
 
 
 def _write_if_changed(path: str, text: str) -> None:
@@ -398,6 +449,7 @@ def summary_dict(opts: Options, policy: str, boxes, plan: Plan, layout) -> dict:
     splits: Dict[str, dict] = {}
     skipped: Dict[str, int] = {}
     errors: Dict[str, str] = {}
+    seen = set()
     for r in plan.rows:
         s = splits.setdefault(r.split or "(unlisted)", {"kept": 0, "skipped": {}, "shards": []})
         if r.kept:
@@ -408,7 +460,9 @@ def summary_dict(opts: Options, policy: str, boxes, plan: Plan, layout) -> dict:
                 counts[subset] = counts.get(subset, 0) + 1
         else:
             s["skipped"][r.reason] = s["skipped"].get(r.reason, 0) + 1
-            skipped[r.reason] = skipped.get(r.reason, 0) + 1
+            if (r.file, r.reason) not in seen:  # a file skipped in two splits (AFLW2000 test, test_full) counts once
+                seen.add((r.file, r.reason))
+                skipped[r.reason] = skipped.get(r.reason, 0) + 1
             if r.reason in CORRUPT_REASONS:
                 errors[r.file] = r.error
     for (split, _), (name, _) in sorted(layout.items()):
@@ -490,9 +544,10 @@ def run(opts: Options) -> dict:
     if policy == "boxes" and boxes is None:
         raise DataError("--crop_policy=boxes needs --boxes=FILE (KD-OE JSON, CSV or Dockerface folder)")
     out_dir = os.path.join(opts.out, opts.name or opts.dataset)
+    plan = make_plan(opts, base, npz, policy, boxes)  # before the output folder is touched
+    _check_boxes_matched(opts, boxes, plan)
     _claim_output(opts, out_dir, _config(opts, policy, boxes))
 
-    plan = make_plan(opts, base, npz, policy, boxes)
     counts = ", ".join(f"{s}: {len(r)}" for s, r in sorted(plan.planned.items())) or "nothing to write"
     opts.log(f"{opts.dataset}: {plan.listed} samples listed under {base} ({counts})")
     layout, sidecars = write_shards(opts, out_dir, base, npz, policy, boxes, plan)
@@ -500,7 +555,10 @@ def run(opts: Options) -> dict:
     summary = summary_dict(opts, policy, boxes, plan, layout)
     _write_if_changed(os.path.join(out_dir, "manifest.csv"), manifest_text(plan.rows))
     _write_if_changed(os.path.join(out_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
-    opts.log(f"{opts.dataset}: {summary['kept']} records kept, skipped {summary['skipped'] or 'none'} -> {out_dir}")
+    kept = ", ".join(f"{k} {v['kept']}" for k, v in summary["splits"].items() if k != "(unlisted)")
+    skipped = ", ".join(f"{k} {v}" for k, v in summary["skipped"].items()) or "none"
+    opts.log(f"{opts.dataset}: kept {summary['kept']} records ({kept}); skipped files: {skipped} -> "
+             f"{os.path.join(out_dir, 'summary.json')}")
     return summary
 
 
@@ -543,7 +601,7 @@ def main(argv) -> None:
                     jpeg_quality=FLAGS.jpeg_quality, limit=FLAGS.limit, max_angle=FLAGS.max_angle,
                     skip_missing=FLAGS.skip_missing, overwrite=FLAGS.overwrite,
                     progress_every=FLAGS.progress_every, name=FLAGS.name, log=lambda m: print(m, flush=True)))
-    except (DataError, ValueError, OSError) as exc:
+    except (DataError, ValueError, OSError, DiskFullError) as exc:
         print(f"error: {_line(exc)}", file=sys.stderr)
         sys.exit(2)
 

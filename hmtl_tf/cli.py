@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import textwrap
 from typing import Any, Dict, List, Tuple
 
 from absl import flags
@@ -43,6 +44,98 @@ def _fields() -> List[Tuple[str, str, dataclasses.Field]]:
     return out
 
 
+# --help groups (issue 14): config sections, top-level fields by what they set
+HELP_GROUPS = (("data", "data: which images, how they are cropped and augmented (Sec. 4.1-4.2)"),
+               ("model", "model: backbone, heads and their losses (Sec. 3.1, 3.3)"),
+               ("ssl", "ssl: the self-supervised branch (Sec. 3.2, 3.4)"),
+               ("optim", "optim: optimiser, learning rate and training length (Sec. 4.2)"),
+               ("mnn", "mnn: the MNN peer (Valle et al.)"),
+               ("run", "run: output, devices, seeds and model selection (SPEC 8)"))
+_OPTIM_TOP = ("epochs", "batch_size", "steps_per_epoch")
+
+
+def field_comments(kind) -> Dict[str, str]:
+    """``{field: comment}`` of a config dataclass, read from its source: the trailing ``# ...`` of the field's line,
+    else the comment lines right above it (so help text lives beside the field in hmtl_tf.config)."""
+    import inspect
+    import io
+    import tokenize
+
+    try:
+        src = inspect.getsource(kind)
+    except (OSError, TypeError):
+        return {}
+    names = {f.name for f in dataclasses.fields(kind)}
+    trailing: Dict[int, str] = {}
+    block: Dict[int, str] = {}
+    starts: Dict[int, str] = {}
+    first_on_line: Dict[int, Any] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        row = tok.start[0]
+        if tok.type == tokenize.COMMENT:
+            text = tok.string.lstrip("#").strip()
+            if row in first_on_line:
+                trailing[row] = text
+            else:
+                block[row] = text
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            if row not in first_on_line:
+                first_on_line[row] = tok
+                if tok.type == tokenize.NAME and tok.string in names and tok.start[1] == 4:
+                    starts[row] = tok.string
+    out: Dict[str, str] = {}
+    for row, name in starts.items():
+        text = trailing.get(row, "")
+        above, r = [], row - 1
+        while r in block:
+            above.insert(0, block[r])
+            r -= 1
+        out[name] = text or " ".join(above)
+    return out
+
+
+def _expand_choices(text: str) -> str:
+    """``one of SSL_TASKS`` -> ``one of none, puzzle2x2, ...`` (the tuples of hmtl_tf.config)."""
+    import re
+
+    def sub(m):
+        v = getattr(C, m.group(0), None)
+        return ", ".join(map(str, v)) if isinstance(v, tuple) and v and all(isinstance(x, str) for x in v) \
+            else m.group(0)
+
+    return re.sub(r"\b[A-Z][A-Z0-9_]{2,}\b", sub, text)
+
+
+def help_group(section: str, name: str) -> str:
+    if section:
+        return section
+    return "optim" if name in _OPTIM_TOP else "run"
+
+
+def field_help(section: str, f: dataclasses.Field, comments: Dict[str, str]) -> str:
+    where = f"{section}.{f.name}" if section else f.name
+    text = _expand_choices(comments.get(f.name, "")) or "see hmtl_tf/config.py"
+    return f"{text} [{where}]"
+
+
+def config_help() -> str:
+    """The config flags, grouped (data, model, ssl, optim, mnn, run), each with its field comment and default."""
+    comments = {kind: field_comments(kind) for _, kind in SECTIONS}
+    groups: Dict[str, List[str]] = {g: [] for g, _ in HELP_GROUPS}
+    for section, name, f in _fields():
+        kind = dict(SECTIONS)[section]
+        default = _default(f)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        text = textwrap.fill(field_help(section, f, comments[kind]), 110, initial_indent="      ",
+                             subsequent_indent="      ")
+        groups[help_group(section, f.name)].append(f"  --{name}={shown}\n{text}")
+    lines = []
+    for g, title in HELP_GROUPS:
+        if groups[g]:
+            lines += ["", title] + groups[g]
+    return "\n".join(lines)
+
+
 def _default(f: dataclasses.Field):
     if f.default is not dataclasses.MISSING:
         return f.default
@@ -53,10 +146,10 @@ def define_config_flags() -> None:
     """Defines one absl flag per config field (idempotent)."""
     if "image_size" in flags.FLAGS:
         return
+    comments = {kind: field_comments(kind) for _, kind in SECTIONS}
     for section, name, f in _fields():
         default = _default(f)
-        where = f"{section}.{f.name}" if section else f.name
-        help_ = f"config field {where}"
+        help_ = field_help(section, f, comments[dict(SECTIONS)[section]])
         if isinstance(default, bool):
             flags.DEFINE_boolean(name, default, help_)
         elif isinstance(default, int):
@@ -109,24 +202,64 @@ def quiet_libraries() -> None:
 
     from absl import flags, logging
 
-    if not flags.FLAGS["verbosity"].present:
+    verbose = "verbose" in flags.FLAGS and flags.FLAGS.verbose
+    if not flags.FLAGS["verbosity"].present and not verbose:
         logging.set_verbosity(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
 
 
+def usage_errors() -> tuple:
+    """The errors a command reports as one ``error: ...`` line and exit status 2 (bad input, not a bug)."""
+    from hmtl_tf.data.sample import DataError
+    from hmtl_tf.rundir import DiskFullError
+
+    return (C.ConfigError, DataError, FileNotFoundError, DiskFullError)
+
+
+def guarded(fn, *args) -> int:
+    """Runs ``fn(*args)``; a usage error becomes one ``error: <first line>`` on stderr and 2 (else fn's result)."""
+    try:
+        return fn(*args)
+    except usage_errors() as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
 def run_main(main_fn):
-    """absl entry point that turns ConfigError / DataError / FileNotFoundError into ``error: ...`` + exit 2."""
+    """absl entry point that turns ConfigError / DataError / FileNotFoundError / DiskFullError into
+    ``error: ...`` + exit 2; ``--help`` prints the grouped config flags."""
     from absl import app
 
-    from hmtl_tf.data.sample import DataError
+    if any(a in ("--help", "-h", "-?", "--helpshort") for a in sys.argv[1:]):
+        print_help()
+        sys.exit(0)
+    if "verbose" not in flags.FLAGS:
+        flags.DEFINE_boolean("verbose", False, "show the libraries' log lines (TensorFlow start-up, absl INFO, "
+                             "SavedModel / tf2onnx)")
+    if not any(a in ("--verbose", "--verbose=true", "--verbose=1") for a in sys.argv[1:]):
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines (cuInit, CPU flags)
 
     def wrapped(argv):
         quiet_libraries()
-        try:
-            return main_fn(argv)
-        except (C.ConfigError, DataError, FileNotFoundError) as e:
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            print(f"error: {msg}", file=sys.stderr)
-            sys.exit(2)
+        code = guarded(main_fn, argv)
+        if code:
+            sys.exit(code)
 
     app.run(wrapped)
+
+
+def print_help() -> None:
+    """``--help``: the command's docstring, its own flags, then the config flags by group (``--helpfull``: all)."""
+    main = sys.modules.get("__main__")
+    doc = (getattr(main, "__doc__", None) or "").strip()
+    if doc:
+        print(doc.split("\n\n")[0])
+    own = flags.FLAGS.main_module_help()
+    if own.strip():
+        print(own)
+    if "image_size" in flags.FLAGS:
+        print(config_help())
+    print("\n(--helpfull: every flag, including absl's)")

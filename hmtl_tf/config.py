@@ -79,7 +79,7 @@ class DataConfig:
     val_split: float = 0.0
     heldout: str = ""               # or a named held-out set (dataset name / shard directory) instead of val_split
     data_root: str = "data/shards"  # where dataset names are looked up (``<data_root>/<name>``)
-    image_size: int = 224
+    image_size: int = 224           # input side in px (224 in Sec. 4.2; smoke: 64)
     crop_policy: str = "hopenet"    # recorded in the shards; the pipeline applies its random margin
     aug_level: int = 1              # 0 none, 1 central zoom + contrast, 2 + blur, down-scale, cutout (Sec. 4.2)
     heavy_aug: bool = False         # ETH-XGaze style (Table 6): zoom, noise, cutout, hue, brightness, contrast
@@ -87,7 +87,7 @@ class DataConfig:
     hue_aug: bool = False           # legacy: adds a random hue to the aug_level set (Table 1 is aug_set=table1)
     aug_set: str = ""               # a name of AUG_SETS or ops joined by "+" (zoom+hue); "" = the three fields above
     rotate_deg: float = 0.0         # KD-OE: in-plane rotation in [-r, r] with the exact label change (15 there)
-    shuffle_buffer: int = 4096
+    shuffle_buffer: int = 4096      # records in the training shuffle buffer
     max_train_samples: int = 0      # 0 = all; >0 keeps the first N (Table 6 low-data uses subjects instead)
     subjects: Tuple[str, ...] = ()  # ETH-XGaze subject filter (Table 6), empty = all in the split
     # 300W-LP training subsets (W300LP_SUBSETS, or "all"): default the paper's 61,225 (no _Flip); KD-OE rows: all
@@ -110,9 +110,9 @@ class SSLConfig:
 class ModelConfig:
     family: str = "hmtl"            # hmtl (SL/HMTL) | kdoe (KD-OE stage 1) | mnn (MNN encoder-decoder)
     tasks: str = ""                 # family-specific task set, e.g. mnn: landmarks | pose | all ("" = default)
-    backbone: str = "resnet50"
+    backbone: str = "resnet50"      # one of BACKBONES (ResNet50 in the paper, Sec. 3.1)
     head: str = "hopenet"           # hopenet | regression
-    angles: Tuple[str, ...] = ANGLES3
+    angles: Tuple[str, ...] = ANGLES3  # predicted angles, a subset of ANGLES3 (ETH-XGaze: yaw, pitch)
     bin_size: int = 3               # hopenet: 3 -> 66 bins, 1 -> 198 bins over [-99, 99)
     alpha: float = 2.0              # weight of the regression term of Eq. 2
     reg_loss: str = "rmse"          # rmse (Eq. 2 as written) | mse (HopeNet's code)
@@ -127,16 +127,16 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    optimizer: str = "adabelief"
-    lr: float = 1e-3
+    optimizer: str = "adabelief"    # one of OPTIMIZERS (AdaBelief in Sec. 4.2)
+    lr: float = 1e-3                # initial learning rate, > 0 (1e-3 in Sec. 4.2)
     schedule: str = "step"          # step | cosine | constant
     lr_drops: Tuple[int, ...] = (20, 100)   # epochs where the LR is multiplied by drop_factor
-    drop_factor: float = 0.1
+    drop_factor: float = 0.1        # LR multiplier at each of lr_drops
     warmup_epochs: int = 0          # linear warm-up (Table 4 fine-tuning: 5)
     weight_decay: float = 0.0       # decoupled (AdamW-style) weight decay
     epsilon: float = 1e-14          # AdaBelief epsilon (inside the second moment); adabelief-tf 0.2.0's default
     rectify: bool = True            # RAdam-style rectification (SMA threshold 5); adabelief-tf 0.2.0's default
-    amsgrad: bool = False
+    amsgrad: bool = False           # AMSGrad variant of the second moment
     adabelief_variant: str = "tf"   # tf (adabelief-tf 0.2.0, the authors') | pytorch (adabelief-pytorch 0.2.0)
     loss_weighting: str = "fixed"   # fixed (paper) | uncertainty (Kendall et al.) | geometric
 
@@ -168,15 +168,15 @@ class TrainConfig:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     mnn: MNNConfig = field(default_factory=MNNConfig)
-    epochs: int = 110
+    epochs: int = 110               # training epochs (110 in Sec. 4.2)
     batch_size: int = 64            # global batch (split over replicas)
     steps_per_epoch: int = 0        # 0 = one pass over the training data
-    seed: int = 0
+    seed: int = 0                   # seeds Python, NumPy, TF and the input pipeline (stateless per epoch)
     run: str = ""                   # output directory
     scale: str = "paper"            # paper | smoke
     mixed_precision: str = "auto"   # auto (on for GPUs) | on | off
     strategy: str = "auto"          # auto | one_device | mirrored | multi_worker
-    xla: bool = False
+    xla: bool = False               # jit_compile the train step
     deterministic: bool = False     # tf.config.experimental.enable_op_determinism (bit-exact resume; slower)
     initial_weights: str = ""       # a saved initial-weights file (Table 6: identical init for all methods)
     # Which epoch's weights produce the reported numbers (SPEC 8; every metrics.json / report states it):
@@ -303,6 +303,15 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--loss_weighting={o.loss_weighting!r}: expected one of {', '.join(LOSS_WEIGHTINGS)}")
     if not 0.0 <= s.prob <= 1.0:
         raise ConfigError(f"--ssl_prob={s.prob}: expected a probability in [0, 1]")
+    if not s.weight >= 0.0:
+        raise ConfigError(f"--ssl_weight={s.weight}: expected a weight >= 0 (50 in Sec. 4.2, 1 in Sec. 4.1)")
+    for flag_name, v in (("dropout", m.dropout), ("ssl_dropout", s.dropout)):
+        if not 0.0 <= v < 1.0:
+            raise ConfigError(f"--{flag_name}={v}: expected a dropout rate in [0, 1)")
+    if not o.lr > 0.0:
+        raise ConfigError(f"--lr={o.lr}: expected a learning rate > 0")
+    if cfg.steps_per_epoch < 0:
+        raise ConfigError(f"--steps_per_epoch={cfg.steps_per_epoch}: expected 0 (one pass over the data) or more")
     validate_mnn(cfg.mnn)
     validate_selection(cfg)
     if cfg.epochs <= 0 or cfg.batch_size <= 0:

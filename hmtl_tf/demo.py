@@ -148,7 +148,7 @@ def plot_curves(path: str, runs) -> None:
 def contact_sheet(path: str, run_dir: str, cfg: C.TrainConfig, val, n: int = 24) -> None:
     from hmtl_tf import viz
     from hmtl_tf.data import pipeline
-    from hmtl_tf.evaluate import load_run
+    from hmtl_tf.rundir import load_run
 
     _, inference = load_run(run_dir)
     images, targets = next(iter(pipeline.make_dataset(val[0], cfg, training=False, split=val[1], batch_size=n)))
@@ -163,7 +163,7 @@ def contact_sheet(path: str, run_dir: str, cfg: C.TrainConfig, val, n: int = 24)
 def main(argv):
     from absl import flags
 
-    from hmtl_tf import train
+    from hmtl_tf import rundir, train
     from hmtl_tf.data.locate import resolve
     from hmtl_tf.evaluate import evaluate_run
 
@@ -181,7 +181,7 @@ def main(argv):
         va = resolve(dataset, root, training=False)
         rows = [("predict the training mean", mean_baseline(sl, tr, va))]
         for name, c in (("SL (HopeNet)", sl), ("HMTL 3x3 puzzle, flag 3", hmtl)):
-            done = train.read_json(os.path.join(c.run, "metrics.json"), {}) or {}
+            done = rundir.read_json(os.path.join(c.run, "metrics.json"), {}) or {}
             mae = done[dataset] if dataset in done else evaluate_run(c.run, dataset)
             rows.append((name, dict(mae, pretext=done.get("_pretext") or {})))
         blocks.append((title, rows))
@@ -192,7 +192,7 @@ def main(argv):
         f.write(table)
     os.replace(os.path.join(out, "table.md.tmp"), os.path.join(out, "table.md"))
     plot_curves(os.path.join(out, "learning_curves.png"), [("SL", sl.run), ("HMTL", hmtl.run)])
-    best = min((sl, hmtl), key=lambda c: train.read_json(os.path.join(c.run, "metrics.json"))[TEST_SETS[0][0]]["mean"])
+    best = min((sl, hmtl), key=lambda c: rundir.read_json(os.path.join(c.run, "metrics.json"))[TEST_SETS[0][0]]["mean"])
     contact_sheet(os.path.join(out, "contact_sheet.png"), best.run, best, resolve(TEST_SETS[0][0], root, training=False))
     print("\nSynthetic AFLW2000-layout test set, MAE in degrees (demo scale: "
           f"{sl.data.image_size} px, {sl.epochs} epochs, ResNet50 from random init):\n" + table)

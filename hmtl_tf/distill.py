@@ -38,7 +38,7 @@ N_BINS = 198  # KD-OE 1-degree bins over [-99, 99]
 
 def teacher_from_run(run_dir: str):
     """(teacher cfg, ModelFn of its bin-1 logits); error unless its heads decode 198 1-degree bins."""
-    from hmtl_tf.evaluate import load_run
+    from hmtl_tf.rundir import load_run
     from hmtl_tf.kdoe.ensemble import distribution_model_fn
 
     tcfg, inference = load_run(run_dir)
@@ -224,6 +224,7 @@ def _selection_tag(files, cfg: C.TrainConfig) -> str:
 def run(fl) -> str:
     """One distillation run: ``train.run``'s run directory, device set-up (``train.setup_devices``: strategy,
     seeds, determinism, mixed precision) and callbacks, with the student built in the strategy's scope."""
+    from hmtl_tf import rundir as R
     from hmtl_tf import train as T
     from hmtl_tf.data import pipeline, records
 
@@ -235,7 +236,7 @@ def run(fl) -> str:
     cfg.validate()
     (train_dir, train_split), val = T.data_sources(cfg)
     if cfg.strategy in ("auto", "multi_worker"):
-        cfg.run = T.worker_run_dir(cfg.run)
+        cfg.run = R.worker_run_dir(cfg.run)
     strategy, policy = T.setup_devices(cfg)  # before any model is loaded or built
 
     from hmtl_tf.kdoe.ensemble import ensemble_probs
@@ -248,7 +249,7 @@ def run(fl) -> str:
     with strategy.scope():  # on_the_fly: the teacher runs inside the training step, on every replica
         _, teacher_fn = teacher_from_run(fl.teacher)
     angles = tuple(cfg.model.angles)
-    run_dir = T.prepare_run_dir(cfg, fl.overwrite)
+    run_dir = R.prepare_run_dir(cfg, fl.overwrite)
     if run_dir is None:
         print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)
         return cfg.run
@@ -261,11 +262,11 @@ def run(fl) -> str:
                "rotate": fl.rotate and fl.teacher_mode == "on_the_fly", "augment": list(C.aug_ops(cfg.data)),
                "loss": "(0.05*CE + KL(ens||student))/2",
                "teacher_shards": os.path.abspath(shards) if fl.teacher_mode == "stored" else None}
-    T.write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
-    T.write_json_atomic(os.path.join(run_dir, "distill.json"), distill)
-    T.write_json_atomic(os.path.join(run_dir, "versions.json"), T.library_versions())
-    T.write_json_atomic(os.path.join(run_dir, "data_hashes.json"),
-                        {"train": {"dir": train_dir, "split": train_split, **T.shard_hashes(train_dir)}})
+    R.write_json_atomic(os.path.join(run_dir, "config.json"), json.loads(cfg.to_json()))
+    R.write_json_atomic(os.path.join(run_dir, "distill.json"), distill)
+    R.write_json_atomic(os.path.join(run_dir, "versions.json"), R.library_versions())
+    R.write_json_atomic(os.path.join(run_dir, "data_hashes.json"),
+                        {"train": {"dir": train_dir, "split": train_split, **R.shard_hashes(train_dir)}})
     size = cfg.data.image_size
     n = pipeline.train_record_count(train_dir, cfg, train_split)  # the 300W-LP subsets, the first N
     spe = cfg.steps_per_epoch or max(1, n // cfg.batch_size)
@@ -283,7 +284,7 @@ def run(fl) -> str:
         def teacher(stored, boxes):
             return ensemble_probs(teacher_fn, stored, boxes, fl.K, fl.d, size, angles)
     val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1]) if val else None
-    state = T.read_json(os.path.join(run_dir, "state.json"), {}) or {}
+    state = R.read_json(os.path.join(run_dir, "state.json"), {}) or {}
     start = int(state.get("epoch", 0))
     with strategy.scope():
         network = build_student_network(cfg)

@@ -20,6 +20,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from hmtl_tf import config as C
+from hmtl_tf.rundir import dataset_key, load_run, read_json, record_metrics  # noqa: F401  (load_run: old home)
 
 
 def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[float]]:
@@ -37,13 +38,18 @@ def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[
 
 def predict_dataset(inference, ds, angles):
     """Runs the inference model over a (images, targets) dataset -> (pred (N, A), true (N, A), ids)."""
+    from hmtl_tf.progress import Progress
+
     preds, trues, ids = [], [], []
+    bar = Progress("evaluating", None, "batches", always_final=False)
     for images, targets in ds:
+        bar.update(1)
         out = inference(images, training=False)
         preds.append(np.stack([np.asarray(out[a]).reshape(-1) for a in angles], axis=1))
         trues.append(np.stack([np.asarray(targets[a]).reshape(-1) for a in angles], axis=1))
         if "source_id" in targets:
             ids += [s.decode() if isinstance(s, bytes) else str(s) for s in np.asarray(targets["source_id"])]
+    bar.close()
     if not preds:
         raise FileNotFoundError("the evaluation set is empty")
     return np.concatenate(preds), np.concatenate(trues), ids
@@ -69,27 +75,38 @@ def evaluate_model(inference, cfg: C.TrainConfig, shard_dir: str, split: str,
 
 
 def write_per_image_csv(path: str, ids, pred, true, angles) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["source_id"] + [f"pred_{a}" for a in angles] + [f"true_{a}" for a in angles])
-        for i in range(pred.shape[0]):
-            w.writerow([ids[i] if i < len(ids) else i] + [f"{v:.4f}" for v in pred[i]]
-                       + [f"{v:.4f}" for v in true[i]])
+    import io
+
+    from hmtl_tf.rundir import write_atomic
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["source_id"] + [f"pred_{a}" for a in angles] + [f"true_{a}" for a in angles])
+    for i in range(pred.shape[0]):
+        w.writerow([ids[i] if i < len(ids) else i] + [f"{v:.4f}" for v in pred[i]] + [f"{v:.4f}" for v in true[i]])
+    write_atomic(path, buf.getvalue())
 
 
-def load_run(run_dir: str):
-    """(TrainConfig, inference model) of a finished run directory."""
-    import keras
+def angles_on(cfg: C.TrainConfig, shard_dir: str) -> tuple:
+    """The run's angles that the evaluation set has: a 3-angle run on ETH-XGaze (yaw and pitch only, Sec. 4.1) is
+    evaluated on yaw and pitch. Sets ``cfg.model.angles`` (the pipeline's targets) and returns them."""
+    summary = read_json(os.path.join(shard_dir, "summary.json"), {}) or {}
+    if summary.get("has_roll") is False or os.path.basename(os.path.normpath(shard_dir)) == "eth_xgaze":
+        cfg.model.angles = tuple(a for a in cfg.model.angles if a != "roll")
+    if not cfg.model.angles:
+        raise C.ConfigError(f"--dataset={shard_dir}: none of the run's angles is labelled there")
+    return tuple(cfg.model.angles)
 
-    import hmtl_tf.models  # noqa: F401  (registers the custom layers)
 
-    cfg_path = os.path.join(run_dir, "config.json")
-    model_path = os.path.join(run_dir, "inference.keras")
-    if not os.path.isfile(cfg_path) or not os.path.isfile(model_path):
-        raise FileNotFoundError(f"--run={run_dir}: not a finished run (expected config.json and inference.keras)")
-    with open(cfg_path) as f:
-        cfg = C.TrainConfig.from_json(f.read())
-    return cfg, keras.models.load_model(model_path, compile=False)
+def parse_ensemble(text: str):
+    """``--ensemble=K,d`` -> (K, d), two positive integers (KD-OE Eq. 5-6)."""
+    try:
+        k, d = (int(v) for v in text.split(","))
+        if k > 0 and d > 0:
+            return k, d
+    except ValueError:
+        pass
+    raise C.ConfigError(f"--ensemble={text!r}: expected K,d (two positive integers, e.g. 15,5)")
 
 
 LEGACY_SELECTION = "legacy_best_on_val"  # runs from before SPEC 8: best epoch by --val MAE (the test set there)
@@ -116,19 +133,22 @@ def selection_label(rule: Optional[str], epoch=None) -> str:
 
 def evaluate_run(run_dir: str, dataset: str, *, data_root: Optional[str] = None, per_image_csv: bool = False,
                  name: Optional[str] = None) -> Dict[str, object]:
+    """MAE of a finished run on ``dataset`` (a name or a shard directory), recorded in metrics.json under
+    ``name`` or the normalised dataset name (:func:`hmtl_tf.rundir.dataset_key`)."""
     from hmtl_tf.data.locate import resolve
-    from hmtl_tf.train import read_json, write_json_atomic
 
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"--run={run_dir}: not a run directory")
+    key = name or dataset_key(dataset)
+    saved = read_json(os.path.join(run_dir, "config.json"), {}) or {}
+    root = data_root or (saved.get("data") or {}).get("data_root") or C.DataConfig.data_root
+    shard_dir, split = resolve(dataset, root, training=False, flag="--dataset")  # before the model loads
     cfg, inference = load_run(run_dir)
-    root = data_root or cfg.data.data_root
-    shard_dir, split = resolve(dataset, root, training=False)
-    csv_path = os.path.join(run_dir, f"per_image_{name or dataset}.csv") if per_image_csv else None
+    angles_on(cfg, shard_dir)
+    csv_path = os.path.join(run_dir, f"per_image_{key}.csv") if per_image_csv else None
     result = evaluate_model(inference, cfg, shard_dir, split, per_image_csv=csv_path)
-    metrics_path = os.path.join(run_dir, "metrics.json")
-    metrics = read_json(metrics_path, {}) or {}
-    result.update(selection_of(metrics))  # inference.keras holds the weights that rule selected
-    metrics[name or dataset] = result
-    write_json_atomic(metrics_path, metrics)
+    result.update(selection_of(read_json(os.path.join(run_dir, "metrics.json"), {}) or {}))  # the selected weights
+    record_metrics(run_dir, {key: result})
     return result
 
 
@@ -149,12 +169,12 @@ def main(argv):
     if fl.ensemble:
         from hmtl_tf.kdoe.ensemble import evaluate_run_ensemble
 
-        k, d = (int(v) for v in fl.ensemble.split(","))
+        k, d = parse_ensemble(fl.ensemble)
         result = evaluate_run_ensemble(fl.run, fl.dataset, K=k, d=d, data_root=fl.data_root or None)
-        name = f"{fl.dataset}_oe{k}_{d}"
+        name = f"{dataset_key(fl.dataset)}_oe{k}_{d}"
     else:
         result = evaluate_run(fl.run, fl.dataset, data_root=fl.data_root or None, per_image_csv=fl.per_image_csv)
-        name = fl.dataset
+        name = dataset_key(fl.dataset)
     print(format_result(name, result), flush=True)
 
 

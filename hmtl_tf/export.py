@@ -23,6 +23,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from hmtl_tf import api
+from hmtl_tf.rundir import DiskFullError, disk_full, is_out_of_space
 
 FORMATS = ("saved_model", "keras", "tflite", "onnx")
 QUANTS = ("fp32", "fp16", "int8")
@@ -161,7 +162,12 @@ def export(run: str, fmt: str, quant: str = "fp32", out: Optional[str] = None, o
     tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=out)
     try:
         tmp = os.path.join(tmp_dir, export_name(fmt, quant))
-        write_export(est.model, fmt, tmp, quant)
+        try:
+            write_export(est.model, fmt, tmp, quant)
+        except Exception as exc:  # noqa: BLE001  (out of space: one line; anything else as it was)
+            if is_out_of_space(exc):
+                raise disk_full(final) from None
+            raise
         inputs = check_inputs(est.image_size, n_random, check_images, crop_policy=est.crop_policy)
         diff = max_angle_difference(est.runner, runner_for(fmt, tmp), inputs, est.angles)
         tol = TOLERANCE[tolerance_key(fmt, quant)]
@@ -188,7 +194,7 @@ def main(argv):
     try:
         images = load_images(F.check_images) if F.check_images else ()
         export(F.run, F.format, F.tflite_quant, F.out, F.overwrite, images, F.n_random)
-    except (ExportError, FileNotFoundError, ValueError) as exc:
+    except (ExportError, FileNotFoundError, ValueError, DiskFullError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

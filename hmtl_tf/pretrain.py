@@ -306,8 +306,8 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
 
     from hmtl_tf.data import pipeline
     from hmtl_tf.optim import make_optimizer
-    from hmtl_tf.train import (angles_for, data_sources, library_versions, setup_devices, write_history_csv,
-                               write_json_atomic)
+    from hmtl_tf.rundir import library_versions, write_atomic, write_json_atomic
+    from hmtl_tf.train import angles_for, data_sources, setup_devices, write_history_csv
 
     spec.validate()
     cfg.validate()
@@ -382,9 +382,7 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
             if verbose:
                 print("epoch " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                            for k, v in row.items()), flush=True)
-    tmp = f"{stem}.tmp{WEIGHTS_SUFFIX}"
-    backbone.save_weights(tmp)
-    os.replace(tmp, spec.out)  # the file appears only when complete (the runner's "done" test)
+    write_atomic(spec.out, backbone.save_weights)  # the file appears only when complete (the runner's "done" test)
     print(f"pretrain {spec.method}: backbone weights written to {spec.out}", flush=True)
     return spec.out
 

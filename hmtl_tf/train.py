@@ -15,17 +15,17 @@ labelled option. After every epoch the held-out part (history ``heldout_*``) and
 the test sets (and the held-out part) are evaluated with the selected weights; metrics.json states the rule and
 the epoch beside every number (``_run.selection``, ``_run.selected_epoch``). Re-running the same command resumes a killed run at the last
 finished epoch (the input pipeline is a pure function of (seed, epoch), so no epoch is lost or repeated); a
-finished run is not re-trained.
+finished run is not re-trained (only with the same config: another config is refused, before the DONE check).
+Every file is written atomically (hmtl_tf.rundir, docs/RUNDIR.md); ``--keep_checkpoints=N`` (default 1) keeps the N
+newest per-epoch checkpoints and the selected epoch's.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
+import io
 import json
 import math
 import os
-import platform
-import shutil
 import sys
 import time
 from typing import Dict, List, NamedTuple, Optional
@@ -42,39 +42,9 @@ class SelectionError(NaNLossError):
 
 
 # ----------------------------------------------------------------------------------------- run directory
-def write_json_atomic(path: str, obj) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
-
-
-def read_json(path: str, default=None):
-    if not os.path.isfile(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def library_versions() -> Dict[str, str]:
-    import keras
-    import numpy
-    import tensorflow as tf
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": numpy.__version__, "platform": platform.platform(),
-            "devices": [d.name for d in tf.config.list_physical_devices()]}
-
-
-def shard_hashes(path: str) -> Dict[str, str]:
-    """sha256 of the shard directory's manifest.csv and summary.json (what data a run saw)."""
-    out = {}
-    for name in ("manifest.csv", "summary.json"):
-        p = os.path.join(path, name)
-        if os.path.isfile(p):
-            with open(p, "rb") as f:
-                out[name] = hashlib.sha256(f.read()).hexdigest()
-    return out
+# The protocol lives in hmtl_tf.rundir; these names stay importable from here for older callers.
+from hmtl_tf.rundir import (DiskFullError, check_run_dir, library_versions, prepare_run_dir,  # noqa: E402,F401
+                            read_json, record_metrics, shard_hashes, worker_run_dir, write_atomic, write_json_atomic)
 
 
 def write_history_csv(path: str, rows: List[Dict[str, float]]) -> None:
@@ -86,13 +56,12 @@ def write_history_csv(path: str, rows: List[Dict[str, float]]) -> None:
     first = ["epoch", "lr", "loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean"] + [
         f"{p}_{m}" for p in ("heldout", "test") for m in ("loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean")]
     cols = [k for k in first if k in keys] + sorted(k for k in keys if k not in first)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in cols})
-    os.replace(tmp, path)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in cols})
+    write_atomic(path, buf.getvalue())
 
 
 # ----------------------------------------------------------------------------------------- devices
@@ -210,11 +179,25 @@ def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- callbacks
-KEEP_CHECKPOINTS = 3  # per-epoch checkpoints kept (model + optimizer: ~0.3 GB each for ResNet50)
+KEEP_CHECKPOINTS = 1  # newest per-epoch checkpoints kept, besides the selected epoch's (~0.3 GB each for ResNet50)
+
+
+def prune_checkpoints(run_dir: str, state: dict, keep: int = KEEP_CHECKPOINTS) -> None:
+    """Keeps the ``keep`` newest ``checkpoints/epoch_*.weights.h5`` and the selected epoch's (``best_epoch``)."""
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(ckpt_dir):
+        return
+    names = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch_"))
+    wanted = set(names[-max(int(keep), 1):])
+    if state.get("best_epoch"):
+        wanted.add(f"epoch_{int(state['best_epoch']):03d}.weights.h5")
+    for old in names:
+        if old not in wanted:
+            os.remove(os.path.join(ckpt_dir, old))
 
 
 def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean", cfg: Optional[C.TrainConfig] = None,
-               monitors=()):
+               monitors=(), keep_checkpoints: int = KEEP_CHECKPOINTS):
     """RunState (+ TensorBoard). ``monitors``: ``[(prefix, dataset)]`` evaluated after every epoch into history
     columns ``<prefix>_<metric>``; Keras's own validation logs (``val_*``: ``validation_data`` of a caller such as
     ``hmtl_tf.distill``, whose val is the test set) are written as ``test_*``. The selection rule is ``cfg.selection``
@@ -262,19 +245,16 @@ def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean"
                     raise SelectionError(f"--selection={rule}: no {key} was measured at epoch {epoch + 1}")
                 if logs[key] < state.get("best", float("inf")):
                     state["best"], state["best_epoch"] = logs[key], epoch + 1
-                    network.save_weights(os.path.join(run_dir, "best.weights.h5"))
+                    write_atomic(os.path.join(run_dir, "best.weights.h5"), network.save_weights)
             ckpt_dir = os.path.join(run_dir, "checkpoints")
-            os.makedirs(ckpt_dir, exist_ok=True)
             path = os.path.join(ckpt_dir, f"epoch_{epoch + 1:03d}.weights.h5")
-            self.model.save_weights(path)
+            write_atomic(path, self.model.save_weights)
             state["history"] = [r for r in state.get("history", []) if r["epoch"] <= epoch] + [logs]
             state["epoch"], state["checkpoint"] = epoch + 1, path
             state["seed_states"] = [np.asarray(v).tolist() for v in _seed_states(self.model)]  # not in .weights.h5
             write_json_atomic(os.path.join(run_dir, "state.json"), state)  # commit point of the epoch
             write_history_csv(os.path.join(run_dir, "history.csv"), state["history"])
-            keep = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch_"))
-            for old in keep[:-KEEP_CHECKPOINTS]:
-                os.remove(os.path.join(ckpt_dir, old))
+            prune_checkpoints(run_dir, state, keep_checkpoints)
 
     return [RunState(), keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), update_freq="epoch",
                                                     write_graph=False, profile_batch=0)]
@@ -308,57 +288,6 @@ def restore_checkpoint(model, state: dict, sample_input) -> None:
 
 
 # ----------------------------------------------------------------------------------------- main entry
-def worker_run_dir(run: str, tf_config: Optional[str] = None) -> str:
-    """Under a TF_CONFIG cluster only the chief (task ``chief``, else ``worker`` 0) writes ``run``; every other
-    worker trains in lock-step but writes its copy to ``<run>.workers/<type>_<index>`` (no clobbering on a
-    shared file system)."""
-    raw = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
-    if not raw or not run:
-        return run
-    try:
-        conf = json.loads(raw)
-        task, cluster = conf.get("task", {}), conf.get("cluster", {})
-        kind, index = task.get("type", "worker"), int(task.get("index", 0))
-    except (ValueError, AttributeError, TypeError) as e:
-        raise C.ConfigError(f"TF_CONFIG: expected JSON with 'cluster' and 'task' ({e})")
-    chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
-    return run if chief else os.path.join(run.rstrip("/") + ".workers", f"{kind}_{index}")
-
-
-def prepare_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str]:
-    """Creates or re-opens the run directory. Returns None when the run is already finished."""
-    run_dir = cfg.run
-    if not run_dir:
-        raise C.ConfigError("--run: an output directory is required")
-    if os.path.isfile(os.path.join(run_dir, "DONE")) and not overwrite:
-        return None
-    cfg_path = os.path.join(run_dir, "config.json")
-    if os.path.isfile(cfg_path) and not overwrite:
-        old = read_json(cfg_path)
-        new = json.loads(cfg.to_json())
-        if old != new:
-            diff = sorted(k for k in set(_flat(old)) | set(_flat(new)) if _flat(old).get(k) != _flat(new).get(k))
-            raise C.ConfigError(f"--run={run_dir} holds a run with a different config ({', '.join(diff[:5])}); "
-                                f"use another --run or --overwrite")
-    elif os.path.isdir(run_dir) and os.listdir(run_dir) and overwrite:
-        shutil.rmtree(run_dir)
-    elif os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise C.ConfigError(f"--run={run_dir} exists and is not a hmtl_tf run directory; use another --run "
-                            f"or --overwrite")
-    os.makedirs(run_dir, exist_ok=True)
-    return run_dir
-
-
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def load_initial_weights(cfg: C.TrainConfig, network) -> str:
     """--initial_weights: the backbone's starting weights, saved on first use and loaded afterwards, so several
     methods (SL, HMTL, SL on puzzled images; Table 6) start from identical random weights. Their supervised heads
@@ -378,9 +307,36 @@ def load_initial_weights(cfg: C.TrainConfig, network) -> str:
     return what
 
 
-def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str:
-    """Trains (or resumes) one run; returns the run directory. The whole protocol of the module docstring."""
+def check_run_inputs(cfg: C.TrainConfig, train_dir: str, train_split: str) -> int:
+    """The checks that need the data or the file system, before the run directory is touched (one-line
+    ConfigError / FileNotFoundError): the weights files ``--init`` / ``--initial_weights`` name, and at least
+    one batch of training records. Returns the number of training records."""
+    from hmtl_tf.data import pipeline
+
+    if cfg.model.init == "imagenet":
+        from hmtl_tf.models.backbone import _resolve_weights
+
+        _resolve_weights(cfg.model.backbone, cfg.model.init, cfg.model.imagenet_weights)
+    elif cfg.model.init not in ("", "random") and not os.path.isfile(cfg.model.init):
+        raise FileNotFoundError(f"--init={cfg.model.init}: weights file not found (expected a .weights.h5 file of "
+                                f"our pre-training, 'random' or 'imagenet')")
+    if cfg.initial_weights and os.path.isdir(cfg.initial_weights):
+        raise C.ConfigError(f"--initial_weights={cfg.initial_weights} is a directory; expected a weights file")
+    n = pipeline.train_record_count(train_dir, cfg, train_split)
+    if n < cfg.batch_size:
+        raise C.ConfigError(f"--batch_size={cfg.batch_size}: the training set {train_dir} ({train_split}) has only "
+                            f"{n} records, fewer than one batch")
+    return n
+
+
+def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
+        keep_checkpoints: int = KEEP_CHECKPOINTS) -> str:
+    """Trains (or resumes) one run; returns the run directory. The whole protocol of the module docstring.
+    Every check (config, the files it names, the data) runs before the run directory is touched."""
     cfg.validate()  # one-line errors before anything heavy is imported or built
+    if cfg.strategy in ("auto", "multi_worker"):
+        cfg.run = worker_run_dir(cfg.run)
+    check_run_dir(cfg, overwrite, compare=False)  # a file, a foreign directory: refused before any data is made
     if cfg.deterministic:  # oneDNN's CPU kernels reorder float sums between runs; only effective before TF loads
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import keras
@@ -393,9 +349,8 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
     (train_dir, train_split), val = data_sources(cfg)
     angles_for(cfg, train_dir)
     cfg.validate()
-    if cfg.strategy in ("auto", "multi_worker"):
-        cfg.run = worker_run_dir(cfg.run)
-    run_dir = prepare_run_dir(cfg, overwrite)
+    n_train = check_run_inputs(cfg, train_dir, train_split)
+    run_dir = prepare_run_dir(cfg, overwrite)  # compares the config before the DONE marker
     if run_dir is None:
         print(f"{cfg.run}: finished run (DONE present); nothing to do", flush=True)
         return cfg.run
@@ -411,7 +366,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
     write_json_atomic(os.path.join(run_dir, "data_hashes.json"), hashes)
 
     strategy, policy = setup_devices(cfg)
-    spe = cfg.steps_per_epoch or pipeline.steps_per_epoch(train_dir, cfg, split=train_split)
+    spe = cfg.steps_per_epoch or n_train // cfg.batch_size  # = pipeline.steps_per_epoch, counted once
     state = read_json(os.path.join(run_dir, "state.json"), {}) or {}
     start_epoch = int(state.get("epoch", 0))
     print(f"run {run_dir}: scale={cfg.scale} ssl={cfg.ssl.task} flag={cfg.ssl.flag} head={cfg.model.head} "
@@ -440,7 +395,11 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
         restore_checkpoint(model, state, np.zeros((1, size, size, 3), np.float32))
     state.setdefault("init", init)
 
-    callbacks = _callbacks(run_dir, state, network, family.monitor, cfg, monitors)
+    callbacks = _callbacks(run_dir, state, network, family.monitor, cfg, monitors, keep_checkpoints)
+    if verbose == 2:  # not a terminal: Keras prints at epoch ends only; periodic lines within an epoch
+        from hmtl_tf.progress import keras_progress
+
+        callbacks.append(keras_progress(spe))
     if start_epoch < cfg.epochs:
         try:
             model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=spe,
@@ -481,11 +440,8 @@ def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, buil
         network.load_weights(best)
         epoch = state.get("best_epoch")
     inference = build_inference(cfg, network)
-    inference.save(os.path.join(run_dir, "inference.keras"))
-    saved = os.path.join(run_dir, "inference_savedmodel")
-    if os.path.isdir(saved):
-        shutil.rmtree(saved)
-    inference.export(saved, verbose=False)
+    write_atomic(os.path.join(run_dir, "inference.keras"), inference.save)
+    write_atomic(os.path.join(run_dir, "inference_savedmodel"), lambda tmp: inference.export(tmp, verbose=False))
     metrics = read_json(os.path.join(run_dir, "metrics.json"), {}) or {}
     for s in sets:
         metrics[s.name] = dict(evaluate_model(inference, cfg, s.path, s.split, part=s.part), selection=rule,
@@ -497,9 +453,8 @@ def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, buil
                        "heldout": _heldout_info(cfg, sets), "monitored": [s.prefix for s in sets]}
     metrics["_pretext"] = pretext_summary(state.get("history") or [],
                                           epoch if rule != "final" else None)  # {} without SSL
-    write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
-    with open(os.path.join(run_dir, "DONE"), "w") as f:
-        f.write(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    record_metrics(run_dir, metrics)
+    write_atomic(os.path.join(run_dir, "DONE"), time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     shown = {k: v for k, v in metrics.items() if not k.startswith("_")}
     print(f"run {run_dir} done ({text}, epoch {epoch}): " + "; ".join(
         f"{k}: MAE mean {v['mean']:.3f} (yaw {v['yaw']:.3f}, pitch {v['pitch']:.3f}"
@@ -528,14 +483,25 @@ def main(argv):
     data_root = fl.data_root
     scale = resolve_scale(fl.scale, data_root)
     cfg = config_from_flags(scale)
-    run(cfg, overwrite=fl.overwrite, verbose=1 if sys.stdout.isatty() else 2)
+    run(cfg, overwrite=fl.overwrite, verbose=1 if sys.stdout.isatty() else 2, keep_checkpoints=fl.keep_checkpoints)
+
+
+def define_flags() -> None:
+    """The config flags and train's own (idempotent; tests call it in-process)."""
+    from absl import flags
+
+    from hmtl_tf.cli import define_config_flags
+
+    define_config_flags()
+    if "keep_checkpoints" in flags.FLAGS:
+        return
+    flags.DEFINE_boolean("overwrite", False, "start the run directory afresh (deletes what is there)")
+    flags.DEFINE_integer("keep_checkpoints", KEEP_CHECKPOINTS, "per-epoch checkpoints kept besides the selected "
+                         "epoch's (model + optimizer, ~0.3 GB each at paper scale)", lower_bound=1)
 
 
 if __name__ == "__main__":
-    from absl import flags
+    from hmtl_tf.cli import run_main
 
-    from hmtl_tf.cli import define_config_flags, run_main
-
-    define_config_flags()
-    flags.DEFINE_boolean("overwrite", False, "start the run directory afresh (deletes what is there)")
+    define_flags()
     run_main(main)

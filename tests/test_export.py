@@ -72,6 +72,35 @@ def test_no_overwrite_and_failed_check_writes_nothing(run, tmp_path, monkeypatch
     assert sorted(os.listdir(tmp_path)) == ["inference_fp32.tflite"] and os.path.getmtime(first["path"]) == stamp
 
 
+def test_out_of_space_is_one_line_and_rerun_matches(run, tmp_path, monkeypatch):
+    """Issue 14.7 (export): ENOSPC while the file is written -> one line naming the path, nothing left in --out;
+    the re-run after "freeing space" writes the same file as an export that never failed."""
+    import errno
+
+    from hmtl_tf import export as E
+    from hmtl_tf.rundir import DiskFullError
+
+    real = E.write_tflite
+
+    def full(model, path, quant):
+        with open(path, "wb") as f:
+            f.write(b"TFL3 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(E, "write_tflite", full)
+    out = tmp_path / "out"
+    with pytest.raises(DiskFullError) as e:
+        E.export(run, "tflite", "fp32", out=str(out), log=lambda *_: None)
+    msg = str(e.value)
+    assert "no space left on device writing" in msg and "inference_fp32.tflite" in msg and "\n" not in msg
+    assert os.listdir(out) == []
+    monkeypatch.setattr(E, "write_tflite", real)
+    again = E.export(run, "tflite", "fp32", out=str(out), log=lambda *_: None)
+    ref = E.export(run, "tflite", "fp32", out=str(tmp_path / "ref"), log=lambda *_: None)
+    assert open(again["path"], "rb").read() == open(ref["path"], "rb").read()
+    assert os.listdir(out) == ["inference_fp32.tflite"]
+
+
 def test_cli(run, tmp_path):
     cmd = [sys.executable, "-m", "hmtl_tf.export", f"--run={run}", "--format=saved_model", f"--out={tmp_path}"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

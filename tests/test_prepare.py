@@ -76,7 +76,7 @@ def test_summary_counts_and_corrupt_files(converted):
     assert summary["splits"]["test"]["skipped"] == {"corrupt_image": 1, "out_of_range": 1}
     assert summary["splits"]["test_full"]["kept"] == 17
     assert summary["splits"]["test_full"]["skipped"] == {"corrupt_image": 1}
-    assert summary["skipped"] == {"bad_label": 1, "corrupt_image": 2, "out_of_range": 1}
+    assert summary["skipped"] == {"bad_label": 1, "corrupt_image": 1, "out_of_range": 1}
     assert summary["corrupt_files"] == ["image09997.jpg", "image09999.mat"]
     assert "truncated" in summary["errors"]["image09997.jpg"] and "Pose_Para" in summary["errors"]["image09999.mat"]
     assert summary["splits"]["test"]["shards"] == [records.shard_name("test", j, 3) for j in range(3)]
@@ -202,9 +202,17 @@ def test_biwi_boxes_splits_and_no_box(realdata, tmp_path):
     shutil.copytree(realdata / "BIWI" / "hpdb" / "01", seq)
     shutil.copy(seq / "frame_00003_rgb.png", seq / "frame_00004_rgb.png")
     (seq / "frame_00004_pose.txt").write_text("0.99 0.02 0.05\n-0.03 0.99 0.13\n")   # two lines
-    summary = prepare.run(_opts(tmp_path / "raw", tmp_path / "b", dataset="biwi",
-                                boxes=str(realdata / "bboxes_kd_oe_hpe" / "BIWI.json")))
-    assert summary["kept"] == 0 and summary["skipped"] == {"bad_label": 1, "no_box": 1}
+    kd_oe = realdata / "bboxes_kd_oe_hpe" / "BIWI.json"   # has no box for frame 3: no sample matches (issue 14.6)
+    with pytest.raises(DataError, match=r"--boxes=.*BIWI\.json: no biwi sample has a box there .*box keys e\.g\. "
+                                        r"'\d\d/frame_\d+_rgb\.png'.*sample keys e\.g\. '01/frame_00003_rgb\.png'"):
+        prepare.run(_opts(tmp_path / "raw", tmp_path / "b", dataset="biwi", boxes=str(kd_oe)))
+    assert not (tmp_path / "b").exists()  # refused before the output folder is touched
+    shutil.copy(seq / "frame_00003_rgb.png", seq / "frame_00005_rgb.png")
+    shutil.copy(seq / "frame_00003_pose.txt", seq / "frame_00005_pose.txt")
+    boxes5 = tmp_path / "b5.csv"
+    boxes5.write_text("file,x_min,y_min,x_max,y_max,type\n01/frame_00005_rgb.png,290,216,397,325,test\n")
+    summary = prepare.run(_opts(tmp_path / "raw", tmp_path / "b", dataset="biwi", boxes=str(boxes5)))
+    assert summary["kept"] == 2 and summary["skipped"] == {"bad_label": 1, "no_box": 1}
     assert summary["corrupt_files"] == ["01/frame_00004_pose.txt"]
     assert "2 non-empty lines" in summary["errors"]["01/frame_00004_pose.txt"]
 

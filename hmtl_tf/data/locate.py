@@ -20,8 +20,10 @@ NAMES = {
 REAL_MARKERS = ("300w_lp", "aflw2000")
 
 
-def resolve(source: str, data_root: str, training: bool, split: Optional[str] = None) -> Tuple[str, str]:
-    """``source`` is a dataset name (looked up under ``data_root``) or a shard directory -> (dir, split)."""
+def resolve(source: str, data_root: str, training: bool, split: Optional[str] = None,
+            flag: str = "--train/--val") -> Tuple[str, str]:
+    """``source`` is a dataset name (looked up under ``data_root``) or a shard directory -> (dir, split);
+    ``flag`` names the flag that gave it in the error."""
     if source in NAMES:
         sub, train_split, eval_split = NAMES[source]
         path = os.path.join(data_root, sub)
@@ -29,7 +31,7 @@ def resolve(source: str, data_root: str, training: bool, split: Optional[str] = 
     elif os.path.isdir(source):
         path, chosen = source, split or ("train" if training else "")
     else:
-        raise ConfigError(f"--train/--val={source!r}: expected a shard directory or one of {', '.join(NAMES)}")
+        raise ConfigError(f"{flag}={source!r}: expected a shard directory or one of {', '.join(NAMES)}")
     if not os.path.isdir(path):
         raise ConfigError(f"{source}: no shards at {path}; run `make data DATA_ROOT=...` "
                           f"(or `python -m data_prep.prepare`) or use --scale=smoke")

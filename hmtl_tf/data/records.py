@@ -116,7 +116,30 @@ def shard_files(path: str, split: Optional[str] = None) -> List[str]:
         what = f"split {split!r} " if split else ""
         raise FileNotFoundError(f"{path}: no {what}TFRecord shards ({pattern}); "
                                 f"run `python -m data_prep.prepare` first")
+    for f in files:
+        check_shard_size(f)
     return files
+
+
+def check_shard_size(path: str) -> None:
+    """A finished shard has the size its sidecar (``<shard>.ids.json``, written by data_prep.prepare) recorded;
+    a truncated one is a one-line error (re-running prepare rewrites it)."""
+    import json
+
+    side = path + ".ids.json"
+    if not os.path.isfile(side):
+        return
+    try:
+        with open(side, encoding="utf-8") as fh:
+            want = json.load(fh).get("bytes")
+    except (OSError, ValueError):
+        return
+    have = os.path.getsize(path)
+    if want is not None and have != want:
+        from hmtl_tf.data.sample import DataError
+
+        raise DataError(f"{path}: {have} bytes, {want} recorded when it was written (truncated?); re-run "
+                        f"`python -m data_prep.prepare` with the same flags to rewrite it")
 
 
 def shard_name(split: str, index: int, total: int) -> str:

@@ -753,17 +753,18 @@ def face_box(render: Render, size) -> List[float]:
 
 
 class _Progress:
+    """Rendering progress (hmtl_tf.progress: rate, ETA; plain periodic lines when stderr is not a terminal)."""
+
     def __init__(self, name: str, total: int, enabled: bool):
-        self.name, self.total, self.enabled, self.done, self.written = name, total, enabled, 0, 0
-        self._next = 0
+        from hmtl_tf.progress import Progress
+
+        self.written = 0
+        self._p = Progress(f"[make_synthetic] {name}", total, "images", stream=sys.stderr, enabled=enabled,
+                           extra=lambda: f"written {self.written}")
 
     def step(self, written: bool) -> None:
-        self.done += 1
         self.written += int(written)
-        if self.enabled and (self.done >= self._next or self.done == self.total):
-            print(f"\r[make_synthetic] {self.name}: {self.done}/{self.total} (written {self.written})",
-                  end="\n" if self.done == self.total else "", file=sys.stderr, flush=True)
-            self._next = self.done + max(self.total // 20, 1)
+        self._p.update(1)
 
 
 def _gt(render: Render, ypr) -> dict:

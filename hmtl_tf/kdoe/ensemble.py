@@ -186,10 +186,12 @@ def distribution_model_fn(inference) -> Tuple[ModelFn, Dict[str, np.ndarray]]:
 def run_batches(run_dir: str, dataset: str, data_root: Optional[str], batch_size: int):
     """(cfg, inference model, stored batches, shard variant) of a finished run and a dataset name/dir."""
     from hmtl_tf.data.locate import resolve
-    from hmtl_tf.evaluate import load_run
+    from hmtl_tf.evaluate import angles_on
+    from hmtl_tf.rundir import load_run
 
     cfg, inference = load_run(run_dir)
-    shard_dir, split = resolve(dataset, data_root or cfg.data.data_root, training=False)
+    shard_dir, split = resolve(dataset, data_root or cfg.data.data_root, training=False, flag="--dataset")
+    angles_on(cfg, shard_dir)
     files = records.shard_files(shard_dir, split)
     variant = f"{os.path.basename(os.path.normpath(shard_dir))}/{split}"
     return cfg, inference, stored_batches(files, batch_size), variant
@@ -199,7 +201,7 @@ def evaluate_run_ensemble(run_dir: str, dataset: str, *, K: int, d: int, data_ro
                           batch_size: int = 8) -> Dict[str, object]:
     """MAE of the offset ensemble (K, d) of a run on a dataset; added to metrics.json as
     ``<dataset>_oe<K>_<d>`` (``python -m hmtl_tf.evaluate --ensemble=K,d``)."""
-    from hmtl_tf.train import read_json, write_json_atomic
+    from hmtl_tf.rundir import dataset_key, read_json, record_metrics
 
     offset_set(K, d)
     cfg, inference, batches, variant = run_batches(run_dir, dataset, data_root, batch_size)
@@ -208,13 +210,10 @@ def evaluate_run_ensemble(run_dir: str, dataset: str, *, K: int, d: int, data_ro
     row = ensemble_grid(fn, batches, [(K, d)], cfg.data.image_size, angles, values[angles[0]])[0]
     result = {a: row.get(a) for a in ANGLES}
     result.update(mean=row["mean"], n=row["n"], variant=f"{variant} offset ensemble K={K} d={d} S={row['S']}")
-    path = os.path.join(run_dir, "metrics.json")
-    metrics = read_json(path, {}) or {}
     from hmtl_tf.evaluate import selection_of
 
-    result.update(selection_of(metrics))  # the run's selected weights (inference.keras), rule as recorded
-    metrics[f"{dataset}_oe{K}_{d}"] = result
-    write_json_atomic(path, metrics)
+    result.update(selection_of(read_json(os.path.join(run_dir, "metrics.json"), {}) or {}))  # rule as recorded
+    record_metrics(run_dir, {f"{dataset_key(dataset)}_oe{K}_{d}": result})
     return result
 
 

@@ -45,7 +45,9 @@ def load_mat(path) -> dict:
     except FileNotFoundError:
         raise DataError(f"{path}: label file missing (expected a MATLAB .mat beside the image)") from None
     except Exception as exc:
-        raise DataError(f"{path}: unreadable .mat file ({type(exc).__name__}: {exc}); "
+        why = "truncated or not a MATLAB file" if isinstance(exc, (IndexError, EOFError)) \
+            else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise DataError(f"{path}: unreadable .mat file ({why}); "
                         f"expected a MATLAB 5 file with Pose_Para and pt2d") from None
 
 
