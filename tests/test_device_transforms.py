@@ -3,7 +3,8 @@ host pipeline's labels exactly and its images up to the uint8 rounding of the cr
 
 Tolerance: the device path's host part emits the crop rounded to uint8 (|error| <= 0.5 grey levels); the ops after it
 scale that by at most their gain (contrast up to 1.3x, the puzzle's 224 -> 225 resampling averages), so the device
-image is within 1.5 grey levels of the host image per pixel, 0.35 on average (measured: max ~0.65, mean ~0.2).
+image is within 1.0 grey level of the host image per pixel, 0.3 on average (measured at 48 px on these four sets:
+max 0.59, mean 0.15-0.25).
 Fed the same float crop, the batched transform equals the per-image host function to 1e-3 (vectorisation only).
 """
 import numpy as np
@@ -55,7 +56,7 @@ def test_device_transforms_equal_the_host_pipeline(shards, over):
             else:
                 np.testing.assert_allclose(oy[k], hy[k], atol=1e-4, err_msg=k)
         diff = np.abs(ox.numpy() - hx.numpy())
-        assert diff.max() <= 1.5 and diff.mean() <= 0.35, (diff.max(), diff.mean())
+        assert diff.max() <= 1.0 and diff.mean() <= 0.3, (diff.max(), diff.mean())
 
 
 def test_batched_transform_is_the_host_function(shards):
