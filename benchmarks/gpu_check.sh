@@ -23,8 +23,9 @@ step() {  # step NAME LIMIT_S CMD...: runs CMD with a time limit, logs to $REPOR
   echo "   -> rc=$rc, $(( $(date +%s) - t )) s"
 }
 : > "$REPORT/steps.txt"
-step install 240 make install
-PY=.venv/bin/python
+VENV="${VENV:-.venv}"
+step install 240 make install VENV="$VENV"
+PY="$VENV/bin/python"
 if [ ! -x "$PY" ]; then echo "set-up failed: see $REPORT/install.log"; PY=python3; fi
 HAS_GPU=$($PY -c "import tensorflow as tf; print(int(bool(tf.config.list_physical_devices('GPU'))))" 2>/dev/null || echo 0)
 if [ "$HAS_GPU" = "1" ]; then
