@@ -175,12 +175,12 @@ class TrainConfig:
     run: str = ""                   # output directory
     scale: str = "paper"            # paper | smoke
     # The GPU recipe (hmtl_tf.runsetup, docs/GPU.md): each switch "auto" = on for accelerators, off on CPU
-    mixed_precision: str = "auto"   # Keras dtype policy; auto (float16 + loss scaling on NVIDIA GPUs, off on CPU) | on (float16) | off | float16 | bfloat16
+    mixed_precision: str = "auto"   # dtype policy; auto (GPU: float16+loss scale) | on | off | float16 | bfloat16
     strategy: str = "auto"          # auto | one_device | mirrored | multi_worker
-    xla: str = "auto"               # jit_compile of the train step; auto (on for GPUs where the step compiles) | on | off
-    steps_per_execution: int = 0    # train steps per compiled call; 0 = auto (16 on GPUs, 1 on CPU)
-    prefetch_to_device: str = "auto"  # batches copied to the accelerator ahead of the step; auto (on with one GPU) | on | off
-    transforms_on: str = "host"     # where augmentation + SSL transforms run; host (tf.data) | device (in the train step)
+    xla: str = "auto"               # jit_compile of the train step; auto (GPUs, if it compiles) | on | off
+    steps_per_execution: int = 0    # train steps per compiled call; 0 = auto (GPUs 16, CPU 1)
+    prefetch_to_device: str = "auto"  # copy batches to the GPU ahead; auto (one GPU) | on | off
+    transforms_on: str = "host"     # where augmentation + SSL transforms run; host (tf.data) | device (train step)
     deterministic: bool = False     # tf.config.experimental.enable_op_determinism (bit-exact resume; slower)
     initial_weights: str = ""       # a saved initial-weights file (Table 6: identical init for all methods)
     # Which epoch's weights produce the reported numbers (SPEC 8; every metrics.json / report states it):

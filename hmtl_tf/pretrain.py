@@ -442,8 +442,8 @@ def define_flags() -> None:
     _define(flags.DEFINE_boolean, "linear_probe", False, "online linear probe of the pose on stop-gradient features")
     _define(flags.DEFINE_integer, "probe_val_batches", 0, "validation batches per probe evaluation (0 = all)")
     _define(flags.DEFINE_boolean, "overwrite", False, "start afresh (ignores an existing --out and checkpoints)")
-    _define(flags.DEFINE_string, "xla", "auto", "jit_compile of the step: auto (on for accelerators) | on | off")
-    _define(flags.DEFINE_string, "transforms_on", "host", "where augmentation + pretext transforms run: host | device")
+    _define(flags.DEFINE_string, "xla", "auto", "jit_compile of the step: auto (accelerators) | on | off")
+    _define(flags.DEFINE_string, "transforms_on", "host", "augmentation + pretext transforms on: host | device")
 
 
 def _define(definer, name, *args, **kw) -> None:
