@@ -33,7 +33,7 @@ def _config(over):
     return cfg
 
 
-def _first_batches(shards, cfg, n=2):
+def _first_batches(shards, cfg, n=1):
     return [b for b, _ in zip(pipeline.make_dataset(shards, cfg, training=True, start_epoch=1), range(n))]
 
 
