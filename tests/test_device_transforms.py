@@ -92,3 +92,23 @@ def test_device_transforms_refuse_host_only_set_ups():
     cfg.transforms_on, cfg.data.rotate_deg = "device", 15.0
     with pytest.raises(ConfigError, match="transforms_on=device"):
         cfg.validate()
+
+
+def test_pretrain_device_batches_equal_the_host_batches(shards):
+    """``pretrain --transforms_on=device``: the pipeline augmentation and the pretext transform in the step give the
+    host's batch dicts (same tolerance; labels exact)."""
+    from hmtl_tf import pretrain
+
+    def batches(where):
+        cfg = pretrain.make_pretrain_config("smoke", "puzzle2x2", {
+            "data.train": shards, "data.val": "", "data.image_size": 48, "batch_size": 4, "epochs": 1,
+            "transforms_on": where})
+        ds = pretrain.train_dataset((shards, "train"), cfg, "puzzle2x2", 2, 0)
+        first = next(iter(ds))
+        return first if where == "host" else pretrain.device_prepare("puzzle2x2", cfg, 2, 0)(*first)
+
+    host, dev = batches("host"), batches("device")
+    for k in host["labels"]:
+        np.testing.assert_array_equal(dev["labels"][k], host["labels"][k], err_msg=k)
+    diff = np.abs(dev["x"].numpy() - host["x"].numpy())
+    assert diff.max() <= 1.0 and diff.mean() <= 0.3, (diff.max(), diff.mean())
