@@ -174,9 +174,13 @@ class TrainConfig:
     seed: int = 0                   # seeds Python, NumPy, TF and the input pipeline (stateless per epoch)
     run: str = ""                   # output directory
     scale: str = "paper"            # paper | smoke
-    mixed_precision: str = "auto"   # auto (on for GPUs) | on | off
+    # The GPU recipe (hmtl_tf.runsetup, docs/GPU.md): each switch "auto" = on for accelerators, off on CPU
+    mixed_precision: str = "auto"   # dtype policy; auto (GPU: float16+loss scale) | on | off | float16 | bfloat16
     strategy: str = "auto"          # auto | one_device | mirrored | multi_worker
-    xla: bool = False               # jit_compile the train step
+    xla: str = "auto"               # jit_compile of the train step; auto (GPUs, if it compiles) | on | off
+    steps_per_execution: int = 0    # train steps per compiled call; 0 = auto (GPUs 16, CPU 1)
+    prefetch_to_device: str = "auto"  # copy batches to the GPU ahead; auto (one GPU) | on | off
+    transforms_on: str = "host"     # where augmentation + SSL transforms run; host (tf.data) | device (train step)
     deterministic: bool = False     # tf.config.experimental.enable_op_determinism (bit-exact resume; slower)
     initial_weights: str = ""       # a saved initial-weights file (Table 6: identical init for all methods)
     # Which epoch's weights produce the reported numbers (SPEC 8; every metrics.json / report states it):
@@ -318,10 +322,41 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--epochs={cfg.epochs} --batch_size={cfg.batch_size}: expected positive integers")
     if cfg.scale not in ("paper", "smoke"):
         raise ConfigError(f"--scale={cfg.scale!r}: expected paper or smoke")
-    if cfg.mixed_precision not in ("auto", "on", "off"):
-        raise ConfigError(f"--mixed_precision={cfg.mixed_precision!r}: expected auto, on or off")
+    validate_recipe(cfg)
     if cfg.strategy not in ("auto", "one_device", "mirrored", "multi_worker"):
         raise ConfigError(f"--strategy={cfg.strategy!r}: expected auto, one_device, mirrored or multi_worker")
+
+
+PRECISIONS = ("auto", "on", "off", "float16", "bfloat16")
+SWITCHES = ("auto", "on", "off")
+TRANSFORMS_ON = ("host", "device")
+
+
+def xla_mode(value) -> str:
+    """``cfg.xla`` as auto | on | off (run configs written before the switch held a boolean)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def validate_recipe(cfg: TrainConfig) -> None:
+    """The GPU-recipe switches (docs/GPU.md) and what device-side transforms support."""
+    if cfg.mixed_precision not in PRECISIONS:
+        raise ConfigError(f"--mixed_precision={cfg.mixed_precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if xla_mode(cfg.xla) not in SWITCHES:
+        raise ConfigError(f"--xla={cfg.xla!r}: expected auto, on or off")
+    if cfg.prefetch_to_device not in SWITCHES:
+        raise ConfigError(f"--prefetch_to_device={cfg.prefetch_to_device!r}: expected auto, on or off")
+    if cfg.steps_per_execution < 0:
+        raise ConfigError(f"--steps_per_execution={cfg.steps_per_execution}: expected 0 (auto) or a positive count")
+    if cfg.transforms_on not in TRANSFORMS_ON:
+        raise ConfigError(f"--transforms_on={cfg.transforms_on!r}: expected host or device")
+    if cfg.transforms_on == "device":
+        why = ("--family=" + cfg.model.family if cfg.model.family != "hmtl" else
+               "--rotate_deg" if cfg.data.rotate_deg > 0 else "--mnn_augment" if cfg.mnn.augment else "")
+        if why:
+            raise ConfigError(f"--transforms_on=device: not available with {why} (landmark / rotation transforms "
+                              f"run on the host); use --transforms_on=host")
 
 
 def validate_selection(cfg: TrainConfig) -> None:

@@ -194,6 +194,8 @@ def student_config(tcfg: C.TrainConfig, fl) -> C.TrainConfig:
     cfg.steps_per_epoch = fl.steps_per_epoch
     cfg.strategy = getattr(fl, "strategy", "") or tcfg.strategy
     cfg.mixed_precision = getattr(fl, "mixed_precision", "") or tcfg.mixed_precision
+    cfg.xla = getattr(fl, "xla", "") or C.xla_mode(tcfg.xla)
+    cfg.transforms_on = "host"  # the student's transforms (flip, stored distributions) run on the host
     if fl.student not in C.BACKBONES:
         raise C.ConfigError(f"--student={fl.student!r}: expected one of {', '.join(C.BACKBONES)}")
     return cfg
@@ -222,9 +224,11 @@ def _selection_tag(files, cfg: C.TrainConfig) -> str:
 
 
 def run(fl) -> str:
-    """One distillation run: ``train.run``'s run directory, device set-up (``train.setup_devices``: strategy,
-    seeds, determinism, mixed precision) and callbacks, with the student built in the strategy's scope."""
+    """One distillation run: ``train.run``'s run directory and the shared run set-up (``hmtl_tf.runsetup``:
+    strategy, seeds, determinism, mixed precision, the GPU recipe, callbacks), the student built in the strategy's
+    scope."""
     from hmtl_tf import rundir as R
+    from hmtl_tf import runsetup
     from hmtl_tf import train as T
     from hmtl_tf.data import pipeline, records
 
@@ -237,7 +241,7 @@ def run(fl) -> str:
     (train_dir, train_split), val = T.data_sources(cfg)
     if cfg.strategy in ("auto", "multi_worker"):
         cfg.run = R.worker_run_dir(cfg.run)
-    strategy, policy = T.setup_devices(cfg)  # before any model is loaded or built
+    strategy, policy = runsetup.setup_devices(cfg)  # before any model is loaded or built
 
     from hmtl_tf.kdoe.ensemble import ensemble_probs
     from hmtl_tf.kdoe.model import KDOEModel, build_student_network
@@ -286,23 +290,27 @@ def run(fl) -> str:
     val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1]) if val else None
     state = R.read_json(os.path.join(run_dir, "state.json"), {}) or {}
     start = int(state.get("epoch", 0))
+    recipe = runsetup.resolve_recipe(cfg, strategy, policy, steps_per_epoch=spe)
+    runsetup.record_recipe(run_dir, recipe)
+    train_ds = runsetup.device_dataset(train_ds, recipe)
     with strategy.scope():
         network = build_student_network(cfg)
         T.set_bn_momentum(network, cfg.model.bn_momentum)
         if cfg.model.sync_bn:
             set_sync_batchnorm(network)
         model = KDOEModel(network, angles, mode="distill", teacher_fn=teacher, input_size=size)
-        model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))
+        runsetup.compile_model(model, make_optimizer(cfg.optim, spe, cfg.epochs), recipe, cfg)
         if start:
             T.restore_checkpoint(model, state, next(iter(train_ds))[0])
     print(f"distill {run_dir}: student={fl.student} teacher={fl.teacher} K={fl.K} d={fl.d} mode={fl.teacher_mode} "
           f"size={size} batch={cfg.batch_size} epochs={cfg.epochs} steps/epoch={spe} precision={policy} "
-          f"replicas={strategy.num_replicas_in_sync}" + (f" — resuming after epoch {start}" if start else ""),
+          f"replicas={strategy.num_replicas_in_sync} {recipe.line()}"
+          + (f" — resuming after epoch {start}" if start else ""),
           flush=True)
 
     if start < cfg.epochs:
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=start, steps_per_epoch=spe, validation_data=val_ds,
-                  callbacks=T._callbacks(run_dir, state, network),
+                  callbacks=runsetup.run_callbacks(run_dir, state, network),
                   verbose=1 if sys.stdout.isatty() else 2)
     finish(cfg, run_dir, network, val, state)
     return run_dir
@@ -350,6 +358,7 @@ if __name__ == "__main__":
     flags.DEFINE_boolean("flip", True, "horizontal flip p=0.5 (labels and teacher distributions mirrored)")
     flags.DEFINE_boolean("rotate", True, "rotation ±15° with exact labels (on_the_fly mode only)")
     flags.DEFINE_string("strategy", "", "auto | one_device | mirrored | multi_worker (default: the teacher run's)")
-    flags.DEFINE_string("mixed_precision", "", "auto | on | off (default: the teacher run's)")
+    flags.DEFINE_string("mixed_precision", "", "auto | on | off | float16 | bfloat16 (default: the teacher run's)")
+    flags.DEFINE_string("xla", "", "auto | on | off: jit_compile of the train step (default: the teacher run's)")
     flags.DEFINE_boolean("overwrite", False, "start the run directory afresh")
     run_main(main)

@@ -17,8 +17,9 @@ random. Beside ``--out``: ``<stem>.history.csv`` (loss, LR, optional linear-prob
 ``<stem>.json`` (the resolved set-up) and ``<stem>.ckpt/`` (per-epoch checkpoints; re-running the same command
 resumes). ``--linear_probe`` trains a linear pose head on stop-gradient backbone features of the un-transformed
 images (online probe) and logs its validation MAE each epoch.
-Runs in float32 on one device (``train.setup_devices`` with ``strategy=one_device``, ``mixed_precision=off``: the
-custom training loop is not distribution-aware; the paper's mixed precision / two GPUs are not needed at these sizes).
+Runs in float32 on one device (``runsetup.setup_devices`` with ``strategy=one_device``, ``mixed_precision=off``: the
+custom training loop is not distribution-aware; the paper's mixed precision / two GPUs are not needed at these sizes);
+the shared recipe's ``xla`` (jit_compile of the step) and ``transforms_on`` apply (docs/GPU.md).
 """
 from __future__ import annotations
 
@@ -211,10 +212,25 @@ def batch_transform(method: str, cfg: C.TrainConfig, steps_per_epoch: int, start
 
 
 def train_dataset(train, cfg: C.TrainConfig, method: str, steps_per_epoch: int, start_epoch: int):
+    """Training batches for :func:`make_train_step`: the batch dicts of :func:`batch_transform` (host), or with
+    ``transforms_on=device`` the pipeline's uint8 crops with their seeds and batch index, transformed in the step
+    by :func:`device_prepare` (the same functions, so the same batches)."""
     from hmtl_tf.data import pipeline
 
-    ds = pipeline.make_dataset(train[0], cfg, training=True, split=train[1], start_epoch=start_epoch)
-    return ds.enumerate().map(batch_transform(method, cfg, steps_per_epoch, start_epoch))
+    ds = pipeline.make_dataset(train[0], cfg, training=True, split=train[1], start_epoch=start_epoch).enumerate()
+    if cfg.transforms_on == "device":
+        return ds
+    return ds.map(batch_transform(method, cfg, steps_per_epoch, start_epoch))
+
+
+def device_prepare(method: str, cfg: C.TrainConfig, steps_per_epoch: int, start_epoch: int):
+    """``(batch_index, (uint8 images, targets + seeds)) -> batch dict`` inside the step (``transforms_on=device``):
+    the pipeline's augmentation (``DeviceTransform``), then :func:`batch_transform`."""
+    from hmtl_tf.data.device_transforms import DeviceTransform
+
+    augment = DeviceTransform(cfg)
+    ssl = batch_transform(method, cfg, steps_per_epoch, start_epoch)
+    return lambda b, batch: ssl(b, augment(*batch))
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -248,9 +264,10 @@ def pretext_chance(method: str) -> float:
     return metrics.pretext_chance([k for _, n, k in ssl_head_specs(method) for _ in range(n)])
 
 
-def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
+def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec, prepare=None, jit_compile=False):
     """``step(batch) -> (loss, probe_loss, accuracies)``; ``accuracies``: :func:`pretext_batch_accuracy` for a
-    pretext task, ``{}`` for Barlow Twins."""
+    pretext task, ``{}`` for Barlow Twins. ``prepare``: the in-step transform of ``transforms_on=device``
+    (:func:`device_prepare`, called on the dataset element); ``jit_compile``: the recipe's XLA switch."""
     import tensorflow as tf
 
     from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
@@ -263,8 +280,10 @@ def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
         outputs = model(batch["x"], training=True)
         return pretext_loss(outputs, batch["labels"]), pretext_batch_accuracy(outputs, batch["labels"])
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step(batch):
+        if prepare is not None:
+            batch = prepare(*batch)
         with tf.GradientTape() as tape:
             loss, acc = ssl_loss(batch)
         variables = model.trainable_variables
@@ -306,8 +325,9 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
 
     from hmtl_tf.data import pipeline
     from hmtl_tf.optim import make_optimizer
-    from hmtl_tf.rundir import library_versions, write_atomic, write_json_atomic
-    from hmtl_tf.train import angles_for, data_sources, setup_devices, write_history_csv
+    from hmtl_tf.rundir import library_versions, write_atomic, write_history_csv, write_json_atomic
+    from hmtl_tf.runsetup import resolve_recipe, setup_devices
+    from hmtl_tf.train import angles_for, data_sources
 
     spec.validate()
     cfg.validate()
@@ -318,8 +338,9 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     angles_for(cfg, train[0])
     stem = spec.stem()
     os.makedirs(os.path.dirname(os.path.abspath(spec.out)), exist_ok=True)
-    setup_devices(cfg)  # seeds, determinism, dtype policy (one device, float32: see make_pretrain_config)
+    strategy, policy = setup_devices(cfg)  # seeds, determinism, dtype policy (one device, float32: see above)
     spe = pipeline.steps_per_epoch(train[0], cfg, split=train[1])
+    recipe = resolve_recipe(cfg, strategy, policy, steps_per_epoch=spe)  # XLA, transforms_on (steps run one by one)
     backbone, model = build_models(cfg, spec)
     opt = make_optimizer(cfg.optim, spe, cfg.epochs)
     opt.build(model.trainable_variables)
@@ -342,7 +363,7 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
         with open(history_path) as f:
             history = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)][:start]
     write_json_atomic(f"{stem}.json", {"method": spec.method, "spec": asdict(spec), "setup": asdict(SETUP),
-                                       "config": json.loads(cfg.to_json()),
+                                       "config": json.loads(cfg.to_json()), "recipe": recipe.to_dict(),
                                        "train": list(train), "steps_per_epoch": spe, "versions": library_versions()})
     print(f"pretrain {spec.method} -> {spec.out}: scale={cfg.scale} size={cfg.data.image_size} batch={cfg.batch_size} "
           f"epochs={cfg.epochs} steps/epoch={spe} data={train[0]}:{train[1]}"
@@ -351,7 +372,8 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     val_ds = None
     if probe is not None and val is not None:
         val_ds = pipeline.make_dataset(val[0], cfg, training=False, split=val[1])
-    step = make_train_step(model, backbone, probe, opt, probe_opt, spec)
+    prepare = device_prepare(spec.method, cfg, spe, start) if cfg.transforms_on == "device" else None
+    step = make_train_step(model, backbone, probe, opt, probe_opt, spec, prepare, recipe.xla)
     chance = pretext_chance(spec.method) if spec.method in PRETEXT else None
     if start < cfg.epochs:
         it = iter(train_dataset(train, cfg, spec.method, spe, start))
@@ -419,6 +441,8 @@ def define_flags() -> None:
     _define(flags.DEFINE_boolean, "linear_probe", False, "online linear probe of the pose on stop-gradient features")
     _define(flags.DEFINE_integer, "probe_val_batches", 0, "validation batches per probe evaluation (0 = all)")
     _define(flags.DEFINE_boolean, "overwrite", False, "start afresh (ignores an existing --out and checkpoints)")
+    _define(flags.DEFINE_string, "xla", "auto", "jit_compile of the step: auto (accelerators) | on | off")
+    _define(flags.DEFINE_string, "transforms_on", "host", "augmentation + pretext transforms on: host | device")
 
 
 def _define(definer, name, *args, **kw) -> None:
@@ -440,7 +464,8 @@ def config_from_flags():
     over: Dict[str, object] = {"optim.lr": fl.lr, "optim.optimizer": fl.optimizer, "seed": fl.seed,
                                "data.data_root": fl.data_root, "model.backbone": fl.backbone,
                                "data.aug_level": fl.aug_level, "steps_per_epoch": fl.steps_per_epoch,
-                               "data.max_train_samples": fl.max_train_samples}
+                               "data.max_train_samples": fl.max_train_samples, "xla": fl.xla,
+                               "transforms_on": fl.transforms_on}
     for name, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("image_size", "data.image_size")):
         if getattr(fl, name):
             over[key] = getattr(fl, name)

@@ -8,13 +8,15 @@ the path and the space needed/free, with the temporary file removed.
 """
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
+import io
 import json
 import os
 import platform
 import shutil
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 from hmtl_tf import config as C
 
@@ -109,6 +111,24 @@ def _size(p: str) -> int:
 def write_json_atomic(path: str, obj) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
 
+
+
+def write_history_csv(path: str, rows: List[Dict[str, float]]) -> None:
+    """history.csv: one row per epoch, the fixed columns first (epoch, lr, losses, MAEs), the rest sorted."""
+    if not rows:
+        return
+    keys: List[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    first = ["epoch", "lr", "loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean"] + [
+        f"{p}_{m}" for p in ("heldout", "test") for m in ("loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean")]
+    cols = [k for k in first if k in keys] + sorted(k for k in keys if k not in first)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in cols})
+    write_atomic(path, buf.getvalue())
 
 def read_json(path: str, default=None):
     if not os.path.isfile(path):

@@ -21,47 +21,25 @@ newest per-epoch checkpoints and the selected epoch's.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional
 
 from hmtl_tf import config as C
+from hmtl_tf.runsetup import (KEEP_CHECKPOINTS, NaNLossError, SelectionError, make_strategy,  # noqa: F401 (re-exported)
+                              run_callbacks, seed_states, selection_key, set_precision, setup_devices)
 
-
-class NaNLossError(RuntimeError):
-    pass
-
-
-class SelectionError(NaNLossError):
-    """A ``best_*`` selection rule found no value of its monitored metric (stops the run like a NaN loss)."""
 
 
 # ----------------------------------------------------------------------------------------- run directory
 # The protocol lives in hmtl_tf.rundir; these names stay importable from here for older callers.
 from hmtl_tf.rundir import (DiskFullError, check_run_dir, library_versions, prepare_run_dir,  # noqa: E402,F401
-                            read_json, record_metrics, shard_hashes, worker_run_dir, write_atomic, write_json_atomic)
+                            read_json, record_metrics, shard_hashes, worker_run_dir, write_atomic, write_history_csv,
+                            write_json_atomic)
 
 
-def write_history_csv(path: str, rows: List[Dict[str, float]]) -> None:
-    if not rows:
-        return
-    keys: List[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    first = ["epoch", "lr", "loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean"] + [
-        f"{p}_{m}" for p in ("heldout", "test") for m in ("loss", "mae_yaw", "mae_pitch", "mae_roll", "mae_mean")]
-    cols = [k for k in first if k in keys] + sorted(k for k in keys if k not in first)
-    buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, fieldnames=cols)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k, "") for k in cols})
-    write_atomic(path, buf.getvalue())
 
 
 # ----------------------------------------------------------------------------------------- devices
@@ -71,55 +49,6 @@ def resolve_scale(scale: str, data_root: str) -> str:
     if scale:
         return scale
     return "paper" if real_data_present(data_root) else "smoke"
-
-
-def make_strategy(name: str):
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if name == "auto":
-        if os.environ.get("TF_CONFIG"):
-            name = "multi_worker"
-        elif len(gpus) > 1:
-            name = "mirrored"
-        else:
-            name = "one_device"
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":  # all GPUs; without GPUs the logical CPUs when split (tests: 2 CPU replicas)
-        cpus = [] if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(cpus if len(cpus) > 1 else None)
-    return tf.distribute.get_strategy()
-
-
-def set_precision(mode: str) -> str:
-    import keras
-    import tensorflow as tf
-
-    on = mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
-    keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
-    return "mixed_float16" if on else "float32"
-
-
-def setup_devices(cfg: C.TrainConfig):
-    """The device set-up of a run, one function for ``train``, ``distill`` and ``pretrain``: returns
-    ``(strategy, policy)``. In the order TensorFlow needs: (1) with ``cfg.deterministic`` oneDNN's reordering CPU
-    kernels off (``TF_ENABLE_ONEDNN_OPTS=0``, effective only before TensorFlow loads); (2) the ``cfg.strategy``
-    distribution strategy (first: MultiWorkerMirroredStrategy must precede any other TF work); (3) the seeds
-    (``keras.utils.set_random_seed``: Python, NumPy, TF); (4) op determinism with ``cfg.deterministic``; (5) the
-    Keras dtype policy of ``cfg.mixed_precision`` (``mixed_float16`` on GPUs for ``auto``). Build models inside
-    ``strategy.scope()`` after this call."""
-    if cfg.deterministic:
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    import keras
-
-    strategy = make_strategy(cfg.strategy)
-    keras.utils.set_random_seed(cfg.seed)
-    if cfg.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    return strategy, set_precision(cfg.mixed_precision)
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -166,11 +95,6 @@ def eval_sets(cfg: C.TrainConfig, train, val) -> List[EvalSet]:
     return out
 
 
-def selection_key(rule: str, monitor_key: str = "mae_mean") -> Optional[str]:
-    """The history column a selection rule minimises (None for ``final``)."""
-    return {"best_heldout": f"heldout_{monitor_key}", "best_on_test": f"test_{monitor_key}"}.get(rule)
-
-
 def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
     """ETH-XGaze has yaw and pitch only (Sec. 4.1): drop roll when the training shards have no roll."""
     summary = read_json(os.path.join(train_dir, "summary.json"), {}) or {}
@@ -179,92 +103,6 @@ def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- callbacks
-KEEP_CHECKPOINTS = 1  # newest per-epoch checkpoints kept, besides the selected epoch's (~0.3 GB each for ResNet50)
-
-
-def prune_checkpoints(run_dir: str, state: dict, keep: int = KEEP_CHECKPOINTS) -> None:
-    """Keeps the ``keep`` newest ``checkpoints/epoch_*.weights.h5`` and the selected epoch's (``best_epoch``)."""
-    ckpt_dir = os.path.join(run_dir, "checkpoints")
-    if not os.path.isdir(ckpt_dir):
-        return
-    names = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch_"))
-    wanted = set(names[-max(int(keep), 1):])
-    if state.get("best_epoch"):
-        wanted.add(f"epoch_{int(state['best_epoch']):03d}.weights.h5")
-    for old in names:
-        if old not in wanted:
-            os.remove(os.path.join(ckpt_dir, old))
-
-
-def _callbacks(run_dir: str, state: dict, network, monitor_key: str = "mae_mean", cfg: Optional[C.TrainConfig] = None,
-               monitors=(), keep_checkpoints: int = KEEP_CHECKPOINTS):
-    """RunState (+ TensorBoard). ``monitors``: ``[(prefix, dataset)]`` evaluated after every epoch into history
-    columns ``<prefix>_<metric>``; Keras's own validation logs (``val_*``: ``validation_data`` of a caller such as
-    ``hmtl_tf.distill``, whose val is the test set) are written as ``test_*``. The selection rule is ``cfg.selection``
-    (``final`` without a cfg); a ``best_*`` rule keeps ``best.weights.h5`` at the lowest ``selection_key``."""
-    import keras
-    import numpy as np
-
-    rule = cfg.selection if cfg is not None else "final"
-    key = selection_key(rule, monitor_key)
-    state["selection"], state["selection_key"] = rule, key
-
-    class RunState(keras.callbacks.Callback):
-        """Per-epoch evaluation of the monitored sets, checkpoint (model + optimizer state), the selection rule's
-        best weights, history.csv; NaN stop."""
-
-        def on_train_batch_end(self, batch, logs=None):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                raise NaNLossError(f"loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1}; "
-                                   f"last good checkpoint: {state.get('epoch', 0)} epoch(s) in {run_dir}")
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._epoch = epoch
-            self._t0 = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            raw = logs if logs is not None else {}
-            for prefix, ds in monitors:  # added to Keras's dict too, so TensorBoard (the next callback) logs them
-                for k, v in self.model.evaluate(ds, verbose=0, return_dict=True).items():
-                    if "ssl" not in k:  # no SSL targets outside training
-                        raw[f"{prefix}_{k}"] = v
-            logs = {}
-            for k, v in raw.items():
-                if k.startswith("val_"):
-                    if "ssl" in k:
-                        continue
-                    k = f"test_{k[4:]}"
-                logs[k] = float(v)
-            lr = self.model.optimizer.learning_rate
-            logs["lr"] = float(np.asarray(lr() if callable(lr) else lr))
-            logs["epoch"] = epoch + 1
-            logs["seconds"] = round(time.time() - self._t0, 2)
-            if key is not None:
-                if logs.get(key) is None:
-                    raise SelectionError(f"--selection={rule}: no {key} was measured at epoch {epoch + 1}")
-                if logs[key] < state.get("best", float("inf")):
-                    state["best"], state["best_epoch"] = logs[key], epoch + 1
-                    write_atomic(os.path.join(run_dir, "best.weights.h5"), network.save_weights)
-            ckpt_dir = os.path.join(run_dir, "checkpoints")
-            path = os.path.join(ckpt_dir, f"epoch_{epoch + 1:03d}.weights.h5")
-            write_atomic(path, self.model.save_weights)
-            state["history"] = [r for r in state.get("history", []) if r["epoch"] <= epoch] + [logs]
-            state["epoch"], state["checkpoint"] = epoch + 1, path
-            state["seed_states"] = [np.asarray(v).tolist() for v in _seed_states(self.model)]  # not in .weights.h5
-            write_json_atomic(os.path.join(run_dir, "state.json"), state)  # commit point of the epoch
-            write_history_csv(os.path.join(run_dir, "history.csv"), state["history"])
-            prune_checkpoints(run_dir, state, keep_checkpoints)
-
-    return [RunState(), keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), update_freq="epoch",
-                                                    write_graph=False, profile_batch=0)]
-
-
-def _seed_states(model):
-    """The random-seed states of dropout & co. (Keras SeedGenerators): weights files do not hold them."""
-    return [v for v in model.variables if "seed_generator" in v.path]
-
-
 def set_bn_momentum(model, momentum: float) -> None:
     """Sets the moving-average momentum of every BatchNormalization layer (nested models included)."""
     import keras
@@ -283,7 +121,7 @@ def restore_checkpoint(model, state: dict, sample_input) -> None:
     model(sample_input, training=False)
     model.optimizer.build(model.trainable_variables)
     model.load_weights(state["checkpoint"])
-    for var, value in zip(_seed_states(model), state.get("seed_states", [])):
+    for var, value in zip(seed_states(model), state.get("seed_states", [])):
         var.assign(value)
 
 
@@ -345,6 +183,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
     from hmtl_tf.data import pipeline
     from hmtl_tf.models.families import get_family
     from hmtl_tf.optim import make_optimizer
+    from hmtl_tf.runsetup import compile_model, device_dataset, record_recipe, resolve_recipe
 
     (train_dir, train_split), val = data_sources(cfg)
     angles_for(cfg, train_dir)
@@ -385,17 +224,21 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
                                      with_landmarks=lm)
     monitors = [(s.prefix, pipeline.make_dataset(s.path, cfg, training=False, split=s.split, with_landmarks=lm,
                                                  part=s.part)) for s in sets]
+    recipe = resolve_recipe(cfg, strategy, policy, train_ds.element_spec, spe)
+    record_recipe(run_dir, recipe)
+    print(f"recipe: {recipe.line()}", flush=True)
+    train_ds = device_dataset(train_ds, recipe)
     with strategy.scope():
         network = family.build_network(cfg)
         set_bn_momentum(network, cfg.model.bn_momentum)
         init = load_initial_weights(cfg, network) if start_epoch == 0 else "resumed"
         model = family.training_model(network, cfg)
-        model.compile(optimizer=make_optimizer(cfg.optim, spe, cfg.epochs), jit_compile=bool(cfg.xla))
+        compile_model(model, make_optimizer(cfg.optim, spe, cfg.epochs), recipe, cfg)
         size = cfg.data.image_size
         restore_checkpoint(model, state, np.zeros((1, size, size, 3), np.float32))
     state.setdefault("init", init)
 
-    callbacks = _callbacks(run_dir, state, network, family.monitor, cfg, monitors, keep_checkpoints)
+    callbacks = run_callbacks(run_dir, state, network, family.monitor, cfg, monitors, keep_checkpoints)
     if verbose == 2:  # not a terminal: Keras prints at epoch ends only; periodic lines within an epoch
         from hmtl_tf.progress import keras_progress
 

@@ -13,14 +13,27 @@ REALDATA = pathlib.Path(os.environ.get("HMTL_REALDATA", REPO.parent / "shared" /
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: heavy test, run by `make test-all` (HMTL_RUN_SLOW=1)")
     config.addinivalue_line("markers", "smoke: one smoke row of an experiment table (runs in `make test`)")
+    config.addinivalue_line("markers", "gpu: needs a GPU (benchmarks/gpu_check.sh); skipped, saying so, without one")
+
+
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def pytest_collection_modifyitems(config, items):
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if gpu_items and not _has_gpu():
+        skip_gpu = pytest.mark.skip(reason="needs a GPU: no GPU visible to TensorFlow (run benchmarks/gpu_check.sh "
+                                           "on a GPU machine)")
+        for item in gpu_items:
+            item.add_marker(skip_gpu)
     if os.environ.get("HMTL_RUN_SLOW"):
         return
     skip = pytest.mark.skip(reason="slow test: run with `make test-all` (HMTL_RUN_SLOW=1)")
     for item in items:
-        if "slow" in item.keywords:
+        if "slow" in item.keywords and "gpu" not in item.keywords:
             item.add_marker(skip)
 
 

@@ -231,7 +231,7 @@ def test_train_checkpoint_out_of_space(tmp_path, monkeypatch):
     run.mkdir()
 
     def epoch_end(state):
-        cb = train._callbacks(str(run), state, model)[0]
+        cb = train.run_callbacks(str(run), state, model)[0]
         cb.set_model(model)
         cb.on_epoch_begin(0)
         cb.on_epoch_end(0, {"loss": 1.0})

@@ -419,8 +419,38 @@ def train_transform(image, ypr, seed, cfg: TrainConfig, landmarks=None, visibili
     return image, ypr, landmarks, visibility
 
 
-def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, with_ids: bool = False):
-    """The per-record map function ``(serialized, seed) -> (image, targets)`` of :func:`make_dataset`."""
+TRANSFORM_SEED = "transform_seed"  # target key of the element seed when the transforms run on the device
+
+
+def after_crop(image, ypr, seed, cfg: TrainConfig, landmarks=None, visibility=None, appearance=None):
+    """Every training transform after the crop, for one image (the host and device paths share it): flip /
+    rotation and the non-occluding ops (:func:`train_transform`), ``appearance`` (MNN's set, host only), the SSL
+    transform (Sec. 3.1), then the occluding ops (HMTL Sec. 4.3: cutout after the puzzle). ``seed``: the element
+    seed. Returns (image float32, ypr, landmarks, visibility, SSL targets)."""
+    s = cfg.ssl
+    aug_seed = _sub(seed, _TAG_AUG)
+    image, ypr, landmarks, visibility = train_transform(image, ypr, aug_seed, cfg, landmarks, visibility)
+    if appearance is not None:
+        image, visibility = appearance(image, aug_seed, landmarks, visibility)
+    ssl_t: Dict[str, tf.Tensor] = {}
+    if s.task != "none":
+        image, ssl_t = ssl_tasks.apply_ssl_task(image, s.task, _sub(seed, _TAG_SSL), s.prob, s.max_rotated_tiles)
+    image = aug.apply_occluding(image, aug_seed, aug_ops(cfg.data))
+    return tf.cast(image, tf.float32), ypr, landmarks, visibility, ssl_t
+
+
+def to_uint8(image):
+    """float [0, 255] -> uint8 (rounded): what the device path's host part emits (4x less to copy and cache)."""
+    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+
+
+def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, with_ids: bool = False,
+               device: bool = False):
+    """The per-record map function ``(serialized, seed) -> (image, targets)`` of :func:`make_dataset`.
+
+    ``device`` (training with ``transforms_on=device``): the decoded, cropped (random margin and zoom: crop-box
+    geometry), resized image as uint8 and the element seed (``targets["transform_seed"]``); the transforms of
+    :func:`after_crop` then run in the train step (``hmtl_tf.data.device_transforms``)."""
     size = cfg.data.image_size
     d, s = cfg.data, cfg.ssl
     ops = aug_ops(d) if training else ()
@@ -450,18 +480,19 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
         lm = vis = None
         if with_landmarks:
             lm, vis = landmarks_to_input(ex, box, size)
-        if training:
-            image, ypr, lm, vis = train_transform(image, ypr, aug_seed, cfg, lm, vis)
-        if mnn_aug is not None:
-            image, vis = mnn_aug.appearance(image, aug_seed, cfg.mnn, lm, vis)
+        ssl_t: Dict[str, tf.Tensor] = {}
+        if training and device:
+            image = to_uint8(image)
+        elif training:
+            appearance = None if mnn_aug is None else (
+                lambda im, sd, lm_, vis_: mnn_aug.appearance(im, sd, cfg.mnn, lm_, vis_))
+            image, ypr, lm, vis, ssl_t = after_crop(image, ypr, seed, cfg, lm, vis, appearance)
         targets: Dict[str, tf.Tensor] = {name: ypr[ANGLE_INDEX[name]] for name in cfg.model.angles}
-        if training and s.task != "none":
-            image, ssl_t = ssl_tasks.apply_ssl_task(image, s.task, _sub(seed, _TAG_SSL), s.prob,
-                                                    s.max_rotated_tiles)
-            if s.heads:
-                targets.update(ssl_t)
-        if training:  # occluders after the puzzle (HMTL Sec. 4.3): one cutout is never split across tiles
-            image = aug.apply_occluding(image, aug_seed, ops)
+        if s.heads:
+            targets.update(ssl_t)
+        if training and device:
+            targets[TRANSFORM_SEED] = tf.cast(seed, tf.int64)
+            return image, targets
         if with_landmarks:
             targets["landmarks"], targets["visibility"] = lm, vis
             targets["landmarks_present"] = tf.cast(ex["landmarks/present"], tf.float32)
@@ -535,7 +566,7 @@ def make_dataset(source: Source, cfg: TrainConfig, *, training: bool, split: Opt
     files = resolve_files(source, split)
     batch = batch_size or cfg.batch_size
     drop = training if drop_remainder is None else drop_remainder
-    fn = example_fn(cfg, training, with_landmarks, with_ids)
+    fn = example_fn(cfg, training, with_landmarks, with_ids, device=training and cfg.transforms_on == "device")
 
     if not training:
         ds = tf.data.TFRecordDataset(files, buffer_size=8 << 20)

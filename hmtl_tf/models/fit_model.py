@@ -39,7 +39,11 @@ class FitModel(keras.Model):
     """``keras.Model`` whose strategy-scope build reads no data and whose step logs reduce under
     MultiWorkerMirroredStrategy (see the module docstring)."""
 
+    device_transform = None  # ``transforms_on=device``: applied to each training batch first (runsetup.compile_model)
+
     def train_step(self, data):
+        if self.device_transform is not None:
+            data = self.device_transform.apply(data)
         return _vector_logs(self.distribute_strategy, super().train_step(data))
 
     def test_step(self, data):
@@ -50,7 +54,10 @@ class FitModel(keras.Model):
             adapter = getattr(iterator, "data_adapter", None)
             dataset = adapter.get_tf_dataset() if adapter is not None else None
             if isinstance(dataset, tf.data.Dataset):
-                data_batch = tf.nest.map_structure(_symbolic, dataset.element_spec)
+                spec = dataset.element_spec
+                if self.device_transform is not None:  # the model sees the transformed batches
+                    spec = self.device_transform.output_spec(spec)
+                data_batch = tf.nest.map_structure(_symbolic, spec)
         if data_batch is None:  # not a tf.data input: Keras's own path
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
         # Also without a strategy (where Keras defers the build to the first trace): the optimizer's slots then
