@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Tuple
 from absl import flags
 
 from hmtl_tf import config as C
+from hmtl_tf.data.sample import DataError
 
 # (section, field) -> flag name where it differs from the field name.
 FLAG_NAMES = {
@@ -117,8 +118,6 @@ def quiet_libraries() -> None:
 def run_main(main_fn):
     """absl entry point that turns ConfigError / DataError / FileNotFoundError into ``error: ...`` + exit 2."""
     from absl import app
-
-    from hmtl_tf.data.sample import DataError
 
     def wrapped(argv):
         quiet_libraries()

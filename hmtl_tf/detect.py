@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Protocol, Tuple
 import numpy as np
 
 from hmtl_tf.data.sample import DataError
+from hmtl_tf.data.sources.boxes import load_boxes
 
 Box = Tuple[float, float, float, float, float]
 DETECTORS = ("auto", "haar", "none")
@@ -88,8 +89,6 @@ class BoxFileDetector:
     wins (``/data/BIWI/01/frame_00004_rgb.png`` matches the KD-OE key ``01/frame_00004_rgb.png``)."""
 
     def __init__(self, path: str):
-        from hmtl_tf.data.sources.boxes import load_boxes
-
         self.path = path
         try:
             loaded = load_boxes(path)

@@ -29,6 +29,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from hmtl_tf import config as C
+from hmtl_tf import metrics
+from hmtl_tf.data import pipeline
+from hmtl_tf.data.pipeline import element_seed
+from hmtl_tf.data.ssl_tasks import apply_ssl_task
+from hmtl_tf.losses import ssl_cross_entropy
+from hmtl_tf.models.backbone import build_backbone
+from hmtl_tf.models.heads import ssl_branch, ssl_head_specs
+from hmtl_tf.models.projector import build_projector
+from hmtl_tf.optim import make_optimizer
+from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
+from hmtl_tf.ssl.bt_augment import two_views
 
 PRETEXT = ("rotation2x2", "puzzle2x2", "puzzle3x3")
 BARLOW = ("barlow_twins", "barlow_twins_puzzle")
@@ -141,10 +152,6 @@ def build_models(cfg: C.TrainConfig, spec: PretrainSpec):
     pretext task, logits ``puzzle_i`` / ``rotation_i`` (SSL branch at flag 4), for BT the ``embedding``."""
     import keras
 
-    from hmtl_tf.models.backbone import build_backbone
-    from hmtl_tf.models.heads import ssl_branch, ssl_head_specs
-    from hmtl_tf.models.projector import build_projector
-
     size = cfg.data.image_size
     backbone = build_backbone(cfg.model.backbone, (size, size, 3), None)
     image = keras.Input((size, size, 3), name="image")
@@ -174,9 +181,6 @@ def build_probe(dim: int, n_angles: int):
 # ----------------------------------------------------------------------------------------------- data
 def example_transform(method: str, cfg: C.TrainConfig):
     """Per-image ``(image, seed) -> dict``: ``x`` (+ ``x2`` for BT) and the SSL ``labels`` of a pretext task."""
-    from hmtl_tf.data.ssl_tasks import apply_ssl_task
-    from hmtl_tf.ssl.bt_augment import two_views
-
     def fn(image, seed):
         if method in BARLOW:
             v1, v2 = two_views(image, seed, method)
@@ -189,8 +193,6 @@ def example_transform(method: str, cfg: C.TrainConfig):
 def batch_transform(method: str, cfg: C.TrainConfig, steps_per_epoch: int, start_epoch: int):
     """Dataset map ``(batch_index, (images, targets)) -> batch dict``; element seeds from (seed, step, index)."""
     import tensorflow as tf
-
-    from hmtl_tf.data.pipeline import element_seed
 
     per_image = example_transform(method, cfg)
     angles = tuple(cfg.model.angles)
@@ -211,8 +213,6 @@ def batch_transform(method: str, cfg: C.TrainConfig, steps_per_epoch: int, start
 
 
 def train_dataset(train, cfg: C.TrainConfig, method: str, steps_per_epoch: int, start_epoch: int):
-    from hmtl_tf.data import pipeline
-
     ds = pipeline.make_dataset(train[0], cfg, training=True, split=train[1], start_epoch=start_epoch)
     return ds.enumerate().map(batch_transform(method, cfg, steps_per_epoch, start_epoch))
 
@@ -220,8 +220,6 @@ def train_dataset(train, cfg: C.TrainConfig, method: str, steps_per_epoch: int, 
 # ----------------------------------------------------------------------------------------------- training
 def pretext_loss(outputs, labels):
     """Sum over heads of the batch-mean cross-entropies (the SSL term of Eq. 1-3 without its factor)."""
-    from hmtl_tf.losses import ssl_cross_entropy
-
     keys = sorted(labels)
     return ssl_cross_entropy([labels[k] for k in keys], [outputs[k] for k in keys])
 
@@ -230,8 +228,6 @@ def pretext_batch_accuracy(outputs, labels) -> Dict[str, object]:
     """Batch-mean pretext accuracy of the same forward pass, logged like the HMTL training model's:
     ``ssl_acc_<head>``, ``ssl_acc`` (mean over heads); tie-split top-1 (``hmtl_tf.metrics.pretext_accuracy``)."""
     import tensorflow as tf
-
-    from hmtl_tf import metrics
 
     keys = sorted(labels)
     acc = metrics.pretext_accuracies(labels, outputs, keys)
@@ -242,9 +238,6 @@ def pretext_batch_accuracy(outputs, labels) -> Dict[str, object]:
 
 def pretext_chance(method: str) -> float:
     """Chance level of ``ssl_acc`` for a pretext ``method``: 1 / classes of each head, averaged over the heads."""
-    from hmtl_tf import metrics
-    from hmtl_tf.models.heads import ssl_head_specs
-
     return metrics.pretext_chance([k for _, n, k in ssl_head_specs(method) for _ in range(n)])
 
 
@@ -252,8 +245,6 @@ def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
     """``step(batch) -> (loss, probe_loss, accuracies)``; ``accuracies``: :func:`pretext_batch_accuracy` for a
     pretext task, ``{}`` for Barlow Twins."""
     import tensorflow as tf
-
-    from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
 
     def ssl_loss(batch):
         if spec.method in BARLOW:
@@ -304,8 +295,6 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     import keras
     import tensorflow as tf
 
-    from hmtl_tf.data import pipeline
-    from hmtl_tf.optim import make_optimizer
     from hmtl_tf.train import (angles_for, data_sources, library_versions, setup_devices, write_history_csv,
                                write_json_atomic)
 

@@ -387,7 +387,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1) -> str
     import numpy as np
 
     from hmtl_tf.data import pipeline
-    from hmtl_tf.models.families import get_family
+    from hmtl_tf.families import get_family
     from hmtl_tf.optim import make_optimizer
 
     (train_dir, train_split), val = data_sources(cfg)
