@@ -38,10 +38,11 @@ from hmtl_tf.models.backbone import build_backbone
 from hmtl_tf.models.heads import ssl_branch, ssl_head_specs
 from hmtl_tf.models.projector import build_projector
 from hmtl_tf.optim import make_optimizer
+from hmtl_tf.ssl import registry as ssl_registry
 from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
 from hmtl_tf.ssl.bt_augment import two_views
 
-PRETEXT = ("rotation2x2", "puzzle2x2", "puzzle3x3")
+PRETEXT = tuple(t for t in ssl_registry.task_names() if ssl_registry.get_task(t).pretext)  # registered pretext tasks
 BARLOW = ("barlow_twins", "barlow_twins_puzzle")
 METHODS = PRETEXT + BARLOW
 PROBE_SCALE = 90.0         # the probe predicts degrees / 90 (a well-scaled linear regression)
@@ -238,7 +239,7 @@ def pretext_batch_accuracy(outputs, labels) -> Dict[str, object]:
 
 def pretext_chance(method: str) -> float:
     """Chance level of ``ssl_acc`` for a pretext ``method``: 1 / classes of each head, averaged over the heads."""
-    return metrics.pretext_chance([k for _, n, k in ssl_head_specs(method) for _ in range(n)])
+    return C.ssl_task(method).chance
 
 
 def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec):
