@@ -250,6 +250,21 @@ SMOKE_OVERRIDES: Dict[str, Any] = {
     # a few hundred steps: with 0.99 the moving statistics used at validation lag far behind the weights
     "model.bn_momentum": 0.9,
 }
+# The experiment rows at smoke scale (experiments/rows.py): every row runs the paper's command with ``--scale=smoke``
+# (the overrides above: 64 px, synthetic heads) and these CPU-tiny budgets, the same for every row so the rows keep
+# their relative set-up (same epochs, batch, data per run of a dataset; more ETH-XGaze subjects = more steps, as in
+# the paper). Measured on the shared 2-core CPU: about 1.5 min per row (process start, ~40 s first trace of the
+# ResNet50 step, 2 short epochs, inference export, evaluation).
+SMOKE_ROW: Dict[str, int] = {
+    "epochs": 2,                 # per row (the paper: 110)
+    "batch_size": 8,             # per row (the paper: 64)
+    "max_train_samples": 96,     # 300W-LP images per row: 12 steps of 8 per epoch (ETH-XGaze rows: all images of
+                                 # their subjects, 60 per synthetic subject = 7 steps per subject and epoch)
+    "warmup_epochs": 1,          # the fine-tuning warm-up of the pre-trained rows (paper: 5)
+    "pretrain_epochs": 1,        # SSL pre-training jobs (paper: 64 epochs, batch 64)
+    "pretrain_steps": 6,         # steps of the row batch in that epoch
+    "probe_val_batches": 2,      # validation batches of the online linear probe
+}
 
 
 def apply_overrides(cfg: TrainConfig, overrides: Dict[str, Any]) -> TrainConfig:
