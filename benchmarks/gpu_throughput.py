@@ -98,7 +98,7 @@ def train_rate(cfg, data: str):
 
     from hmtl_tf import runsetup
     from hmtl_tf.data import pipeline
-    from hmtl_tf.models.families import get_family
+    from hmtl_tf.families import get_family
     from hmtl_tf.optim import make_optimizer
 
     keras.backend.clear_session()

@@ -73,6 +73,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from experiments import report as R
 from experiments import rows as _rows
+from experiments import runner
 from experiments.plan import Job, plan_jobs
 from experiments.rows import SMOKE_EPOCHS, SMOKE_MAX_TRAIN, Paper, Row, command_text, flags, merge
 
@@ -315,8 +316,7 @@ def main(argv):
     from experiments import run as X
 
     fl = F.FLAGS
-    if len(argv) > 1:
-        raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
+    runner.check_no_arguments(argv)
     scale = fl.scale or X.default_scale(fl.data_root)
     if fl.print_commands:
         for job in plan(select(with_data_root(ROWS, fl.data_root), fl.rows), scale, fl.runs_dir):
@@ -326,34 +326,17 @@ def main(argv):
         write_report(select(with_data_root(ROWS, fl.data_root), fl.rows), scale, fl.runs_dir, fl.results_dir)
         return
     status = run_kdoe(scale, fl.runs_dir, fl.results_dir, fl.rows, data_root=fl.data_root)
-    failed = [k for k, v in status.items() if not v.startswith(("done", "skipped"))]
-    if failed:
-        print(f"{len(failed)} job(s) did not finish: {', '.join(failed)}; re-run the same command to resume",
-              file=sys.stderr)
-        sys.exit(1)
+    runner.exit_on_failures(status)
 
 
 def define_flags() -> None:
     from absl import flags as F
 
-    F.DEFINE_string("scale", "", "paper | smoke (default: paper when real shards are under --data_root)")
-    F.DEFINE_string("runs_dir", "runs", "run directories go to <runs_dir>/<scale>/")
-    F.DEFINE_string("results_dir", "results", "kdoe_table5.md / .csv")
-    F.DEFINE_string("data_root", KDOE_DATA_ROOT, "shards prepared with --crop_policy=boxes (paper scale)")
-    F.DEFINE_list("rows", [], "only these methods / rows (see --print_commands)")
-    F.DEFINE_boolean("print_commands", False, "print the commands of the jobs and exit")
-    F.DEFINE_boolean("report_only", False, "rewrite the report from the run directories, run nothing")
+    runner.define_common_flags(results="kdoe_table5.md / .csv", data_root=KDOE_DATA_ROOT,
+                               data_root_help="shards prepared with --crop_policy=boxes (paper scale)",
+                               rows_help="only these methods / rows (see --print_commands)",
+                               scale_help="paper | smoke (default: paper when real shards are under --data_root)")
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    define_flags()
-
-    def _main(argv):
-        try:
-            main(argv)
-        except ValueError as e:
-            print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-            sys.exit(2)
-    app.run(_main)
+    runner.cli(main, define_flags)

@@ -41,8 +41,10 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
 from experiments import report as R
+from experiments import runner
 from experiments.plan import Job, plan_jobs, select_rows
 from experiments.rows import Paper, Row, flags, merge
+from hmtl_tf.cli import config_from_args
 
 TABLE = "MNN"
 TITLE = "MNN training strategies (their Table 1) on 300W-LP -> AFLW2000 / BIWI (their Table 2 protocol)"
@@ -83,30 +85,8 @@ ROWS: List[Row] = _rows()
 
 def row_config(row: Row, scale: str = "paper", runs_dir: str = "runs"):
     """The ``TrainConfig`` a row's train command resolves to (its flags through the config's flag table, as
-    ``hmtl_tf.train`` reads them); ConfigError for a flag the typed config does not have."""
-    from hmtl_tf import cli
-    from hmtl_tf import config as C
-
-    table = {name: (section, f) for section, name, f in cli._fields()}
-    overrides = {}
-    for arg in row.train_argv(runs_dir, scale)[3:]:
-        name, value = arg[2:].split("=", 1)
-        if name == "scale":
-            continue
-        if name not in table:
-            raise C.ConfigError(f"--{name}: no such field in hmtl_tf.config (row {row.key})")
-        section, f = table[name]
-        default = cli._default(f)
-        if isinstance(default, bool):
-            v = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, tuple):
-            v = cli._convert_list(value.split(","), default)
-        elif isinstance(default, (int, float)):
-            v = type(default)(value)
-        else:
-            v = value
-        overrides[f"{section}.{f.name}" if section else f.name] = v
-    return C.make_config(scale, overrides)
+    ``hmtl_tf.train`` reads them, not validated); ConfigError for a flag the typed config does not have."""
+    return config_from_args(row.train_argv(runs_dir, scale)[3:])
 
 
 def best_epoch_nme(run_dir: str) -> Optional[float]:
@@ -176,8 +156,7 @@ def main(argv):
     from experiments.run import default_scale
 
     fl = F.FLAGS
-    if len(argv) > 1:
-        raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
+    runner.check_no_arguments(argv)
     scale = fl.scale or default_scale(fl.data_root)
     if fl.print_commands:
         for job in plan(select_rows(ROWS, fl.rows), scale, fl.runs_dir):
@@ -187,34 +166,16 @@ def main(argv):
         write_report(select_rows(ROWS, fl.rows), scale, fl.runs_dir, fl.results_dir, {})
         return
     status = run_mnn(scale, fl.runs_dir, fl.results_dir, fl.rows)
-    failed = [k for k, v in status.items() if not v.startswith(("done", "skipped"))]
-    if failed:
-        print(f"{len(failed)} job(s) did not finish: {', '.join(failed)}; re-run the same command to resume",
-              file=sys.stderr)
-        sys.exit(1)
+    runner.exit_on_failures(status)
 
 
 def define_flags() -> None:
     from absl import flags as F
 
-    F.DEFINE_string("scale", "", "paper | smoke (default: paper when real datasets are under --data_root)")
-    F.DEFINE_string("runs_dir", "runs", "run directories go to <runs_dir>/<scale>/")
-    F.DEFINE_string("results_dir", "results", "mnn.md / .csv")
-    F.DEFINE_string("data_root", "data/shards", "where the prepared real datasets are looked for")
-    F.DEFINE_list("rows", [], "only these row keys (e.g. mnn_pre_sym.aflw2000)")
-    F.DEFINE_boolean("print_commands", False, "print the commands of the jobs and exit")
-    F.DEFINE_boolean("report_only", False, "rewrite the report from the run directories, run nothing")
+    runner.define_common_flags(results="mnn.md / .csv", data_root="data/shards",
+                               data_root_help="where the prepared real datasets are looked for",
+                               rows_help="only these row keys (e.g. mnn_pre_sym.aflw2000)")
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    define_flags()
-
-    def _main(argv):
-        try:
-            main(argv)
-        except ValueError as e:
-            print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-            sys.exit(2)
-    app.run(_main)
+    runner.cli(main, define_flags)

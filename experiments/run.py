@@ -21,6 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from experiments import figures as F
 from experiments import report as R
+from experiments import runner
 from experiments.plan import DEFAULT_DATA_ROOT, TABLES, Job, plan_jobs, select_rows, table_module
 from experiments.rows import SCALES, Row
 
@@ -204,8 +205,7 @@ def main(argv):
     from absl import flags
 
     fl = flags.FLAGS
-    if len(argv) > 1:
-        raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
+    runner.check_no_arguments(argv)
     scale = fl.scale or default_scale(fl.data_root)
     if fl.evaluate:
         status = evaluate_all(fl.evaluate, scale, fl.runs_dir, fl.results_dir)
@@ -222,36 +222,19 @@ def main(argv):
             write_report(fl.table, scale, fl.runs_dir, fl.results_dir)
             return
         status = run_table(fl.table, scale, fl.runs_dir, fl.results_dir, fl.rows, data_root=fl.data_root)
-    failed = [k for k, v in status.items() if not v.startswith(("done", "skipped"))]
-    if failed:
-        print(f"{len(failed)} job(s) did not finish: {', '.join(failed)}; re-run the same command to resume",
-              file=sys.stderr)
-        sys.exit(1)
+    runner.exit_on_failures(status)
 
 
 def define_flags() -> None:
     from absl import flags
 
     flags.DEFINE_integer("table", 0, "paper table 1-6")
-    flags.DEFINE_string("scale", "", "paper | smoke (default: paper when real datasets are under --data_root)")
-    flags.DEFINE_string("runs_dir", "runs", "run directories go to <runs_dir>/<scale>/")
-    flags.DEFINE_string("results_dir", "results", "tableN.md / .csv and figures")
-    flags.DEFINE_string("data_root", DEFAULT_DATA_ROOT, "where the prepared real datasets are looked for")
-    flags.DEFINE_list("rows", [], "only these row keys (see --print_commands)")
-    flags.DEFINE_boolean("print_commands", False, "print the commands of the table's jobs and exit")
-    flags.DEFINE_boolean("report_only", False, "rewrite the report from the run directories, run nothing")
+    runner.define_common_flags(results="tableN.md / .csv and figures", data_root=DEFAULT_DATA_ROOT,
+                               data_root_help="where the prepared real datasets are looked for",
+                               rows_help="only these row keys (see --print_commands)",
+                               print_help="print the commands of the table's jobs and exit")
     flags.DEFINE_string("evaluate", "", "evaluate every finished run on this dataset (biwi, aflw2000, ...)")
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    define_flags()
-
-    def _main(argv):
-        try:
-            main(argv)
-        except ValueError as e:
-            print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-            sys.exit(2)
-    app.run(_main)
+    runner.cli(main, define_flags)

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Tuple
 from absl import flags
 
 from hmtl_tf import config as C
+from hmtl_tf.data.sample import DataError
+from hmtl_tf.rundir import DiskFullError
 
 # (section, field) -> flag name where it differs from the field name.
 FLAG_NAMES = {
@@ -210,9 +212,6 @@ def quiet_libraries() -> None:
 
 def usage_errors() -> tuple:
     """The errors a command reports as one ``error: ...`` line and exit status 2 (bad input, not a bug)."""
-    from hmtl_tf.data.sample import DataError
-    from hmtl_tf.rundir import DiskFullError
-
     return (C.ConfigError, DataError, FileNotFoundError, DiskFullError)
 
 
@@ -263,3 +262,49 @@ def print_help() -> None:
     if "image_size" in flags.FLAGS:
         print(config_help())
     print("\n(--helpfull: every flag, including absl's)")
+
+
+def _parse_value(name: str, text: str, default):
+    """A command-line value as its config field's type (bool / int / float / tuple of the default's kind / str)."""
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"expected true or false, got {text!r}")
+            return text.lower() in ("true", "1")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError as e:
+        raise C.ConfigError(f"--{name}={text}: {e}") from None
+    if isinstance(default, tuple):
+        return _convert_list(text.split(",") if text else [], default)
+    return text
+
+
+def config_from_args(args) -> C.TrainConfig:
+    """The TrainConfig of ``hmtl_tf.train`` command-line flags (``--name=value``, ``--name`` / ``--noname`` for
+    booleans), without absl's global flag state: what ``train`` would run, for checking experiment rows offline."""
+    by_flag = {name: (section, f) for section, name, f in _fields()}
+    scale, overrides = "paper", {}
+    for arg in args:
+        if not arg.startswith("--"):
+            raise C.ConfigError(f"{arg!r}: expected --name=value")
+        name, eq, text = arg[2:].partition("=")
+        if name == "scale":
+            scale = text
+            continue
+        if not eq and name.startswith("no") and name[2:] in by_flag:
+            name, text, eq = name[2:], "false", "="
+        if name not in by_flag:
+            raise C.ConfigError(f"--{name}: unknown flag of hmtl_tf.train")
+        section, f = by_flag[name]
+        default = _default(f)
+        if not eq:
+            if not isinstance(default, bool):
+                raise C.ConfigError(f"--{name}: expected --{name}=value")
+            text = "true"
+        overrides[f"{section}.{f.name}" if section else f.name] = _parse_value(name, text, default)
+    if scale not in ("paper", "smoke"):
+        raise C.ConfigError(f"--scale={scale!r}: expected paper or smoke")
+    return C.make_config(scale, overrides)

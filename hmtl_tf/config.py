@@ -14,7 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-SSL_TASKS = ("none", "puzzle2x2", "puzzle3x3", "rotation2x2", "puzzle_rotation2x2")
+import hmtl_tf.ssl.tasks  # noqa: F401  (registers the built-in SSL tasks)
+from hmtl_tf.ssl import registry as ssl_registry
+
 HEADS = ("hopenet", "regression")
 FAMILIES = ("hmtl", "kdoe", "mnn")
 BACKBONES = ("resnet50", "resnet101", "resnet152", "resnet18", "resnet34")
@@ -57,13 +59,29 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field/flag and what was expected."""
 
 
+def ssl_task_choices() -> Tuple[str, ...]:
+    """The ``--ssl`` values: ``none`` and every registered SSL task (``hmtl_tf.ssl.registry``)."""
+    return ("none",) + ssl_registry.task_names()
+
+
+def __getattr__(name: str):
+    """``SSL_TASKS`` is read from the registry when asked, so a task registered later is a choice too."""
+    if name == "SSL_TASKS":
+        return ssl_task_choices()
+    raise AttributeError(f"module 'hmtl_tf.config' has no attribute {name!r}")
+
+
+def ssl_task(task: str) -> "ssl_registry.SSLTask":
+    """The registered SSL task ``task``; a one-line ConfigError naming ``--ssl`` for an unknown one."""
+    try:
+        return ssl_registry.get_task(task)
+    except KeyError:
+        raise ConfigError(f"--ssl={task!r}: expected one of {', '.join(ssl_task_choices())}") from None
+
+
 def ssl_grid(task: str) -> int:
-    """Grid size N of an SSL task (``puzzle3x3`` -> 3); 0 for ``none``."""
-    if task == "none":
-        return 0
-    if task not in SSL_TASKS:
-        raise ConfigError(f"--ssl={task!r}: expected one of {', '.join(SSL_TASKS)}")
-    return int(task[-1])
+    """Grid size N of an SSL task (``puzzle3x3`` -> 3, as its declaration states); 0 for ``none``."""
+    return 0 if task == "none" else ssl_task(task).grid
 
 
 @dataclass
@@ -97,7 +115,7 @@ class DataConfig:
 
 @dataclass
 class SSLConfig:
-    task: str = "none"              # one of SSL_TASKS
+    task: str = "none"              # one of SSL_TASKS: none + the tasks registered in hmtl_tf/ssl/tasks/
     flag: int = 3                   # 1..4 = after conv2_x .. conv5_x (Sec. 3.2, Fig. 2)
     weight: float = 50.0            # multiplies the summed SSL cross-entropies (50 in Sec. 4.2, 1 in Sec. 4.1)
     prob: float = 1.0               # probability that a training image is puzzled/rotated (SPEC 8)
@@ -235,6 +253,21 @@ SMOKE_OVERRIDES: Dict[str, Any] = {
     "optim.lr_drops": (3,),
     # a few hundred steps: with 0.99 the moving statistics used at validation lag far behind the weights
     "model.bn_momentum": 0.9,
+}
+# The experiment rows at smoke scale (experiments/rows.py): every row runs the paper's command with ``--scale=smoke``
+# (the overrides above: 64 px, synthetic heads) and these CPU-tiny budgets, the same for every row so the rows keep
+# their relative set-up (same epochs, batch, data per run of a dataset; more ETH-XGaze subjects = more steps, as in
+# the paper). Measured on the shared 2-core CPU: about 1.5 min per row (process start, ~40 s first trace of the
+# ResNet50 step, 2 short epochs, inference export, evaluation).
+SMOKE_ROW: Dict[str, int] = {
+    "epochs": 2,                 # per row (the paper: 110)
+    "batch_size": 8,             # per row (the paper: 64)
+    "max_train_samples": 96,     # 300W-LP images per row: 12 steps of 8 per epoch (ETH-XGaze rows: all images of
+                                 # their subjects, 60 per synthetic subject = 7 steps per subject and epoch)
+    "warmup_epochs": 1,          # the fine-tuning warm-up of the pre-trained rows (paper: 5)
+    "pretrain_epochs": 1,        # SSL pre-training jobs (paper: 64 epochs, batch 64)
+    "pretrain_steps": 6,         # steps of the row batch in that epoch
+    "probe_val_batches": 2,      # validation batches of the online linear probe
 }
 
 

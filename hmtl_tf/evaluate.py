@@ -20,7 +20,9 @@ from typing import Dict, Optional
 import numpy as np
 
 from hmtl_tf import config as C
-from hmtl_tf.rundir import dataset_key, load_run, read_json, record_metrics  # noqa: F401  (load_run: old home)
+from hmtl_tf.data.locate import angles_on  # noqa: F401  (old home)
+from hmtl_tf.rundir import (LEGACY_SELECTION, dataset_key, load_run, read_json, record_metrics,  # noqa: F401
+                            selection_label, selection_of)  # (load_run, selection_*: old home)
 
 
 def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[float]]:
@@ -87,17 +89,6 @@ def write_per_image_csv(path: str, ids, pred, true, angles) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def angles_on(cfg: C.TrainConfig, shard_dir: str) -> tuple:
-    """The run's angles that the evaluation set has: a 3-angle run on ETH-XGaze (yaw and pitch only, Sec. 4.1) is
-    evaluated on yaw and pitch. Sets ``cfg.model.angles`` (the pipeline's targets) and returns them."""
-    summary = read_json(os.path.join(shard_dir, "summary.json"), {}) or {}
-    if summary.get("has_roll") is False or os.path.basename(os.path.normpath(shard_dir)) == "eth_xgaze":
-        cfg.model.angles = tuple(a for a in cfg.model.angles if a != "roll")
-    if not cfg.model.angles:
-        raise C.ConfigError(f"--dataset={shard_dir}: none of the run's angles is labelled there")
-    return tuple(cfg.model.angles)
-
-
 def parse_ensemble(text: str):
     """``--ensemble=K,d`` -> (K, d), two positive integers (KD-OE Eq. 5-6)."""
     try:
@@ -107,28 +98,6 @@ def parse_ensemble(text: str):
     except ValueError:
         pass
     raise C.ConfigError(f"--ensemble={text!r}: expected K,d (two positive integers, e.g. 15,5)")
-
-
-LEGACY_SELECTION = "legacy_best_on_val"  # runs from before SPEC 8: best epoch by --val MAE (the test set there)
-
-
-def selection_of(metrics: Dict[str, object]) -> Dict[str, object]:
-    """``{"selection": rule, "selected_epoch": e}`` of a run's metrics.json (its ``_run`` record)."""
-    info = metrics.get("_run") or {}
-    if not isinstance(info, dict) or not info:
-        return {}
-    if "selection" not in info:
-        return {"selection": LEGACY_SELECTION, "selected_epoch": info.get("best_epoch")}
-    return {"selection": info["selection"], "selected_epoch": info.get("selected_epoch")}
-
-
-def selection_label(rule: Optional[str], epoch=None) -> str:
-    """Short label of a rule for the tables: ``final (ep 110)``, ``best held-out (ep 87)``, ``BEST ON TEST (ep 93)``."""
-    names = {"final": "final", "best_heldout": "best held-out", "best_on_test": "BEST ON TEST",
-             LEGACY_SELECTION: "best on val (legacy)"}
-    if not rule:
-        return "not recorded"
-    return names.get(str(rule), str(rule)) + (f" (ep {epoch})" if epoch not in (None, "") else "")
 
 
 def evaluate_run(run_dir: str, dataset: str, *, data_root: Optional[str] = None, per_image_csv: bool = False,

@@ -23,6 +23,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from hmtl_tf import api
+from hmtl_tf.data.sources.images import load_rgb
 from hmtl_tf.rundir import DiskFullError, disk_full, is_out_of_space
 
 FORMATS = ("saved_model", "keras", "tflite", "onnx")
@@ -132,8 +133,6 @@ def max_angle_difference(ref: api.Runner, other: api.Runner, inputs: np.ndarray,
 
 def load_images(pattern_or_dir: str) -> list:
     """The RGB images of a folder (jpg/png) or a glob pattern, sorted."""
-    from hmtl_tf.data.sources.images import load_rgb
-
     if os.path.isdir(pattern_or_dir):
         files = [f for ext in ("jpg", "jpeg", "png") for f in glob.glob(os.path.join(pattern_or_dir, f"*.{ext}"))]
     else:

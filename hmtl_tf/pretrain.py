@@ -30,8 +30,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from hmtl_tf import config as C
+from hmtl_tf import metrics
+from hmtl_tf.data import pipeline
+from hmtl_tf.data.pipeline import element_seed
+from hmtl_tf.data.ssl_tasks import apply_ssl_task
+from hmtl_tf.losses import ssl_cross_entropy
+from hmtl_tf.models.backbone import build_backbone
+from hmtl_tf.models.heads import ssl_branch, ssl_head_specs
+from hmtl_tf.models.projector import build_projector
+from hmtl_tf.optim import make_optimizer
+from hmtl_tf.ssl import registry as ssl_registry
+from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
+from hmtl_tf.ssl.bt_augment import two_views
 
-PRETEXT = ("rotation2x2", "puzzle2x2", "puzzle3x3")
+PRETEXT = tuple(t for t in ssl_registry.task_names() if ssl_registry.get_task(t).pretext)  # registered pretext tasks
 BARLOW = ("barlow_twins", "barlow_twins_puzzle")
 METHODS = PRETEXT + BARLOW
 PROBE_SCALE = 90.0         # the probe predicts degrees / 90 (a well-scaled linear regression)
@@ -142,10 +154,6 @@ def build_models(cfg: C.TrainConfig, spec: PretrainSpec):
     pretext task, logits ``puzzle_i`` / ``rotation_i`` (SSL branch at flag 4), for BT the ``embedding``."""
     import keras
 
-    from hmtl_tf.models.backbone import build_backbone
-    from hmtl_tf.models.heads import ssl_branch, ssl_head_specs
-    from hmtl_tf.models.projector import build_projector
-
     size = cfg.data.image_size
     backbone = build_backbone(cfg.model.backbone, (size, size, 3), None)
     image = keras.Input((size, size, 3), name="image")
@@ -175,9 +183,6 @@ def build_probe(dim: int, n_angles: int):
 # ----------------------------------------------------------------------------------------------- data
 def example_transform(method: str, cfg: C.TrainConfig):
     """Per-image ``(image, seed) -> dict``: ``x`` (+ ``x2`` for BT) and the SSL ``labels`` of a pretext task."""
-    from hmtl_tf.data.ssl_tasks import apply_ssl_task
-    from hmtl_tf.ssl.bt_augment import two_views
-
     def fn(image, seed):
         if method in BARLOW:
             v1, v2 = two_views(image, seed, method)
@@ -190,8 +195,6 @@ def example_transform(method: str, cfg: C.TrainConfig):
 def batch_transform(method: str, cfg: C.TrainConfig, steps_per_epoch: int, start_epoch: int):
     """Dataset map ``(batch_index, (images, targets)) -> batch dict``; element seeds from (seed, step, index)."""
     import tensorflow as tf
-
-    from hmtl_tf.data.pipeline import element_seed
 
     per_image = example_transform(method, cfg)
     angles = tuple(cfg.model.angles)
@@ -215,8 +218,6 @@ def train_dataset(train, cfg: C.TrainConfig, method: str, steps_per_epoch: int, 
     """Training batches for :func:`make_train_step`: the batch dicts of :func:`batch_transform` (host), or with
     ``transforms_on=device`` the pipeline's uint8 crops with their seeds and batch index, transformed in the step
     by :func:`device_prepare` (the same functions, so the same batches)."""
-    from hmtl_tf.data import pipeline
-
     ds = pipeline.make_dataset(train[0], cfg, training=True, split=train[1], start_epoch=start_epoch).enumerate()
     if cfg.transforms_on == "device":
         return ds
@@ -236,8 +237,6 @@ def device_prepare(method: str, cfg: C.TrainConfig, steps_per_epoch: int, start_
 # ----------------------------------------------------------------------------------------------- training
 def pretext_loss(outputs, labels):
     """Sum over heads of the batch-mean cross-entropies (the SSL term of Eq. 1-3 without its factor)."""
-    from hmtl_tf.losses import ssl_cross_entropy
-
     keys = sorted(labels)
     return ssl_cross_entropy([labels[k] for k in keys], [outputs[k] for k in keys])
 
@@ -246,8 +245,6 @@ def pretext_batch_accuracy(outputs, labels) -> Dict[str, object]:
     """Batch-mean pretext accuracy of the same forward pass, logged like the HMTL training model's:
     ``ssl_acc_<head>``, ``ssl_acc`` (mean over heads); tie-split top-1 (``hmtl_tf.metrics.pretext_accuracy``)."""
     import tensorflow as tf
-
-    from hmtl_tf import metrics
 
     keys = sorted(labels)
     acc = metrics.pretext_accuracies(labels, outputs, keys)
@@ -258,10 +255,7 @@ def pretext_batch_accuracy(outputs, labels) -> Dict[str, object]:
 
 def pretext_chance(method: str) -> float:
     """Chance level of ``ssl_acc`` for a pretext ``method``: 1 / classes of each head, averaged over the heads."""
-    from hmtl_tf import metrics
-    from hmtl_tf.models.heads import ssl_head_specs
-
-    return metrics.pretext_chance([k for _, n, k in ssl_head_specs(method) for _ in range(n)])
+    return C.ssl_task(method).chance
 
 
 def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec, prepare=None, jit_compile=False):
@@ -269,8 +263,6 @@ def make_train_step(model, backbone, probe, opt, probe_opt, spec: PretrainSpec, 
     pretext task, ``{}`` for Barlow Twins. ``prepare``: the in-step transform of ``transforms_on=device``
     (:func:`device_prepare`, called on the dataset element); ``jit_compile``: the recipe's XLA switch."""
     import tensorflow as tf
-
-    from hmtl_tf.ssl.barlow_twins import barlow_twins_loss
 
     def ssl_loss(batch):
         if spec.method in BARLOW:
@@ -323,8 +315,6 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     import keras
     import tensorflow as tf
 
-    from hmtl_tf.data import pipeline
-    from hmtl_tf.optim import make_optimizer
     from hmtl_tf.rundir import library_versions, write_atomic, write_history_csv, write_json_atomic
     from hmtl_tf.runsetup import resolve_recipe, setup_devices
     from hmtl_tf.train import angles_for, data_sources

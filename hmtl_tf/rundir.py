@@ -257,3 +257,26 @@ def dataset_key(dataset: str) -> str:
     if os.path.isdir(dataset) or os.sep in dataset or "/" in dataset:
         return os.path.basename(os.path.normpath(dataset)) or "dataset"
     return dataset
+
+
+# ----------------------------------------------------------------------------------------- selection record
+LEGACY_SELECTION = "legacy_best_on_val"  # runs from before SPEC 8: best epoch by --val MAE (the test set there)
+
+
+def selection_of(metrics: Dict[str, object]) -> Dict[str, object]:
+    """``{"selection": rule, "selected_epoch": e}`` of a run's metrics.json (its ``_run`` record)."""
+    info = metrics.get("_run") or {}
+    if not isinstance(info, dict) or not info:
+        return {}
+    if "selection" not in info:
+        return {"selection": LEGACY_SELECTION, "selected_epoch": info.get("best_epoch")}
+    return {"selection": info["selection"], "selected_epoch": info.get("selected_epoch")}
+
+
+def selection_label(rule: Optional[str], epoch=None) -> str:
+    """Short label of a rule for the tables: ``final (ep 110)``, ``best held-out (ep 87)``, ``BEST ON TEST (ep 93)``."""
+    names = {"final": "final", "best_heldout": "best held-out", "best_on_test": "BEST ON TEST",
+             LEGACY_SELECTION: "best on val (legacy)"}
+    if not rule:
+        return "not recorded"
+    return names.get(str(rule), str(rule)) + (f" (ep {epoch})" if epoch not in (None, "") else "")

@@ -181,7 +181,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
     import numpy as np
 
     from hmtl_tf.data import pipeline
-    from hmtl_tf.models.families import get_family
+    from hmtl_tf.families import get_family
     from hmtl_tf.optim import make_optimizer
     from hmtl_tf.runsetup import compile_model, device_dataset, record_recipe, resolve_recipe
 

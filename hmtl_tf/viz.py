@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
+from hmtl_tf.data.synthetic import render_head, sample_head
 
 # RGB colours of HopeNet's axes (its BGR (0,0,255), (0,255,0), (255,0,0)): X red, Y green, Z blue.
 AXIS_COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
@@ -168,7 +169,6 @@ def convention_image(ypr, size: int = 200, seed: int = 3) -> np.ndarray:
     """A synthetic head (hmtl_tf.data.synthetic) at ``ypr`` with its axes and angles drawn: the pictures of
     docs/ANGLES.md (``python -m hmtl_tf.viz docs/img``). Drawn axes on a grey canvas if the renderer is absent."""
     try:
-        from hmtl_tf.data.synthetic import render_head, sample_head
         img = render_head(sample_head(np.random.default_rng(seed)), ypr, size=(size, size))[0]
     except ImportError:
         img = np.full((size, size, 3), 128, np.uint8)

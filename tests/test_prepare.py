@@ -324,7 +324,7 @@ def test_default_300w_lp_training_is_the_61225_protocol_and_recorded(synthetic_l
 
     def stop(_cfg):
         raise Stop()
-    monkeypatch.setattr("hmtl_tf.models.families.get_family", stop)
+    monkeypatch.setattr("hmtl_tf.families.get_family", stop)
     cfg.run = str(tmp_path / "run")
     with pytest.raises(Stop):  # config.json is written and steps/epoch resolved before any model is built
         T.run(cfg, verbose=0)

@@ -1,6 +1,7 @@
 """Where a dataset name's shards live, and which split a role reads (SPEC sections 1-2, DESIGN.md)."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Optional, Tuple
 
@@ -43,3 +44,18 @@ def resolve(source: str, data_root: str, training: bool, split: Optional[str] = 
 def real_data_present(data_root: str) -> bool:
     """True when prepared shards of the real protocol-1 datasets exist under ``data_root``."""
     return all(os.path.isfile(os.path.join(data_root, m, "summary.json")) for m in REAL_MARKERS)
+
+
+def angles_on(cfg, shard_dir: str) -> tuple:
+    """The run's angles (``cfg``: a TrainConfig) that the evaluation set has: a 3-angle run on ETH-XGaze (yaw and
+    pitch only, Sec. 4.1) is evaluated on yaw and pitch. Sets ``cfg.model.angles`` (the pipeline's targets) and returns them."""
+    path = os.path.join(shard_dir, "summary.json")
+    summary = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            summary = json.load(f) or {}
+    if summary.get("has_roll") is False or os.path.basename(os.path.normpath(shard_dir)) == "eth_xgaze":
+        cfg.model.angles = tuple(a for a in cfg.model.angles if a != "roll")
+    if not cfg.model.angles:
+        raise ConfigError(f"--dataset={shard_dir}: none of the run's angles is labelled there")
+    return tuple(cfg.model.angles)

@@ -14,9 +14,16 @@ from typing import Dict, Tuple
 
 import tensorflow as tf
 
-from hmtl_tf.config import ssl_grid
+from hmtl_tf.config import ssl_task
+from hmtl_tf.ssl import registry
 
-TASKS = ("puzzle2x2", "puzzle3x3", "rotation2x2", "puzzle_rotation2x2")
+
+def __getattr__(name: str):
+    """``TASKS``: the registered SSL task names (read from ``hmtl_tf.ssl.registry`` when asked)."""
+    if name == "TASKS":
+        return registry.task_names()
+    raise AttributeError(f"module 'hmtl_tf.data.ssl_tasks' has no attribute {name!r}")
+
 # Sub-seed tags (fold_in constants) so the draws of one image are independent of each other.
 _TAG_PERM, _TAG_APPLY, _TAG_ROT, _TAG_WHICH = 11, 12, 13, 14
 
@@ -130,39 +137,58 @@ def random_rotations(n: int, seed, max_rotated: int = -1):
     return tf.where(mask, ks, 0)
 
 
+def _draw_permute(n: int, seed, apply, branch: registry.Branch, max_rotated_tiles: int):
+    """Jigsaw labels: a random permutation (identity when not applied)."""
+    return tf.where(apply, random_permutation(n, _seed(seed, _TAG_PERM)), tf.range(n, dtype=tf.int32))
+
+
+def _draw_rotate(n: int, seed, apply, branch: registry.Branch, max_rotated_tiles: int):
+    """Rotation labels: k in 0..3 per tile (at most ``max_rotated_tiles`` non-zero for a ``limited`` branch)."""
+    ks = random_rotations(n, seed, max_rotated_tiles if branch.limited else -1)
+    return tf.where(apply, ks, tf.zeros([n], tf.int32))
+
+
+def _tiles_permute(t, labels):
+    return tf.gather(t, labels[None], axis=1, batch_dims=1)
+
+
+def _tiles_rotate(t, labels):
+    return tf.gather(_rot_all(t), labels[None], axis=2, batch_dims=2)
+
+
+# The tile ops an SSL task declares (``hmtl_tf.ssl.registry.TILE_OPS``): (draw labels, transform the tiles).
+TILE_OP_FUNCTIONS = {"permute": (_draw_permute, _tiles_permute), "rotate": (_draw_rotate, _tiles_rotate)}
+
+
 def apply_ssl_task(image, task: str, seed, prob: float = 1.0,
                    max_rotated_tiles: int = 2) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-    """One image -> (transformed image, targets) for ``task`` (DESIGN "Data layer" keys).
+    """One image -> (transformed image, targets) for the registered ``task`` (DESIGN "Data layer" keys).
 
-    ``puzzle_i`` = original tile at position i; ``rotation_i`` = k of the tile at position i (puzzle first,
-    then rotation in place). With probability ``1 - prob`` the identity permutation and no rotation are
-    used (same resampling path, labels still emitted).
+    Each branch of the task draws its labels and applies its tile op, in the declared order: ``puzzle_i`` =
+    original tile at position i; ``rotation_i`` = k of the tile at position i (puzzle first, then rotation in
+    place). With probability ``1 - prob`` the identity permutation and no rotation are used (same resampling
+    path, labels still emitted).
     """
-    if task not in TASKS:
-        raise ValueError(f"ssl task {task!r}: expected one of {', '.join(TASKS)}")
+    try:
+        spec = ssl_task(task)
+    except ValueError:
+        raise ValueError(f"ssl task {task!r}: expected one of {', '.join(registry.task_names())}") from None
     image = tf.convert_to_tensor(image)
-    grid = ssl_grid(task)
-    n = grid * grid
-    _check(image, grid, task, square=task != "puzzle2x2" and task != "puzzle3x3")
+    grid, n = spec.grid, spec.n_tiles
+    _check(image, grid, task, square=spec.square)
     apply = tf.random.stateless_uniform([], seed=_seed(seed, _TAG_APPLY)) < prob
     targets: Dict[str, tf.Tensor] = {}
-    perm = tf.range(n, dtype=tf.int32)
-    ks = tf.zeros([n], tf.int32)
-    if task.startswith("puzzle"):
-        perm = tf.where(apply, random_permutation(n, _seed(seed, _TAG_PERM)), perm)
+    steps = []
+    for branch in spec.branches:
+        draw, on_tiles = TILE_OP_FUNCTIONS[branch.op]
+        labels = draw(n, seed, apply, branch, max_rotated_tiles)
         for i in range(n):
-            targets[f"puzzle_{i}"] = perm[i]
-    if "rotation" in task:
-        limit = max_rotated_tiles if task == "puzzle_rotation2x2" else -1
-        ks = tf.where(apply, random_rotations(n, seed, limit), ks)
-        for i in range(n):
-            targets[f"rotation_{i}"] = ks[i]
+            targets[f"{branch.name}_{i}"] = labels[i]
+        steps.append((on_tiles, labels))
 
     def fn(t):
-        if task.startswith("puzzle"):
-            t = tf.gather(t, perm[None], axis=1, batch_dims=1)
-        if "rotation" in task:
-            t = tf.gather(_rot_all(t), ks[None], axis=2, batch_dims=2)
+        for on_tiles, labels in steps:
+            t = on_tiles(t, labels)
         return t
 
     return _on_tiles(image, grid, fn), targets

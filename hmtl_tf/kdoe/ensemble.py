@@ -18,39 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 from hmtl_tf.bins import kdoe_bins
-from hmtl_tf.data import records
-from hmtl_tf.kdoe.offsets import Size, _hw, offset_set, shifted_boxes_tf
+from hmtl_tf.data import pipeline, records
+from hmtl_tf.data.locate import resolve
+from hmtl_tf.kdoe.crops import crop_batch, crop_boxes_normalized  # noqa: F401  (re-exported)
+from hmtl_tf.kdoe.offsets import Size, offset_set, parse_ensemble, shifted_boxes_tf
+from hmtl_tf.models.layers import HopeNetDecode
 
 ModelFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]  # (N, h, w, 3) raw RGB -> {angle: logits (N, q)}
 ANGLES = ("yaw", "pitch", "roll")
-
-
-def crop_boxes_normalized(boxes_px, image_hw, out_hw):
-    """Pixel boxes (N, 4) (x1, y1, x2, y2; pixel edges, PIL convention) -> ``crop_and_resize`` boxes
-    (y1, x1, y2, x2) normalised so that output pixel i samples ``x1 + (i + 0.5) * (x2 - x1) / w - 0.5``
-    (half-pixel centres, like ``tf.image.resize`` / ``cv2.resize`` of the cropped region)."""
-    b = tf.cast(boxes_px, tf.float32)
-    H, W = tf.cast(image_hw[0], tf.float32), tf.cast(image_hw[1], tf.float32)
-    oh, ow = float(out_hw[0]), float(out_hw[1])
-    bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    x1 = b[:, 0] + 0.5 * bw / ow - 0.5
-    x2 = b[:, 0] + bw - 0.5 * bw / ow - 0.5
-    y1 = b[:, 1] + 0.5 * bh / oh - 0.5
-    y2 = b[:, 1] + bh - 0.5 * bh / oh - 0.5
-    sx, sy = tf.maximum(W - 1.0, 1.0), tf.maximum(H - 1.0, 1.0)
-    return tf.stack([y1 / sy, x1 / sx, y2 / sy, x2 / sx], axis=1)
-
-
-def crop_batch(images, boxes_px, input_size: Size, box_indices=None):
-    """Crops ``boxes_px`` (N, 4) from ``images`` (B, H, W, 3) and resizes them to ``input_size``: one
-    ``crop_and_resize`` call. ``box_indices`` (N,) default ``range(N)`` (one box per image)."""
-    images = tf.cast(images, tf.float32)
-    h, w = _hw(input_size)
-    if box_indices is None:
-        box_indices = tf.range(tf.shape(boxes_px)[0])
-    nb = crop_boxes_normalized(boxes_px, tf.shape(images)[1:3], (h, w))
-    return tf.image.crop_and_resize(images, nb, tf.cast(box_indices, tf.int32), (int(h), int(w)),
-                                    method="bilinear", extrapolation_value=0.0)
 
 
 def offset_crops(images, boxes, shifts, input_size: Size):
@@ -110,8 +85,6 @@ def network_model_fn(network, prefix: str = "rvc1_", angles: Sequence[str] = ANG
 def stored_example(serialized) -> Dict[str, tf.Tensor]:
     """One record -> {"image": stored region float32 (H, W, 3) [0, 255], "box": the policy's test crop box
     in stored-image pixels (4,), "ypr", "has_roll", "teacher"} (graph-safe)."""
-    from hmtl_tf.data import pipeline
-
     ex = records.parse_example(serialized)
     image = tf.cast(tf.io.decode_jpeg(ex["image/encoded"], channels=3), tf.float32)
     box = pipeline.crop_box(ex, pipeline.sample_k(ex))
@@ -170,8 +143,6 @@ TABLE2_GRID = ((0, 1), (8, 1), (9, 3), (15, 1), (15, 5), (15, 15))  # their Tabl
 def distribution_model_fn(inference) -> Tuple[ModelFn, Dict[str, np.ndarray]]:
     """From a run's ``inference.keras`` (outputs = ``HopeNetDecode`` per angle: KD-OE stage 1, student, or
     an HMTL/HopeNet run): a ``ModelFn`` returning the logits feeding each decode layer, and its bin values."""
-    from hmtl_tf.models.layers import HopeNetDecode
-
     logits, values = {}, {}
     for a, t in inference.output.items():
         layer = t._keras_history.operation
@@ -185,8 +156,7 @@ def distribution_model_fn(inference) -> Tuple[ModelFn, Dict[str, np.ndarray]]:
 
 def run_batches(run_dir: str, dataset: str, data_root: Optional[str], batch_size: int):
     """(cfg, inference model, stored batches, shard variant) of a finished run and a dataset name/dir."""
-    from hmtl_tf.data.locate import resolve
-    from hmtl_tf.evaluate import angles_on
+    from hmtl_tf.data.locate import angles_on
     from hmtl_tf.rundir import load_run
 
     cfg, inference = load_run(run_dir)
@@ -210,7 +180,7 @@ def evaluate_run_ensemble(run_dir: str, dataset: str, *, K: int, d: int, data_ro
     row = ensemble_grid(fn, batches, [(K, d)], cfg.data.image_size, angles, values[angles[0]])[0]
     result = {a: row.get(a) for a in ANGLES}
     result.update(mean=row["mean"], n=row["n"], variant=f"{variant} offset ensemble K={K} d={d} S={row['S']}")
-    from hmtl_tf.evaluate import selection_of
+    from hmtl_tf.rundir import selection_of
 
     result.update(selection_of(read_json(os.path.join(run_dir, "metrics.json"), {}) or {}))  # rule as recorded
     record_metrics(run_dir, {f"{dataset_key(dataset)}_oe{K}_{d}": result})
@@ -236,7 +206,6 @@ def main(argv):
     fl = flags.FLAGS
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
-    from hmtl_tf.kdoe.offsets import parse_ensemble
 
     grid = [parse_ensemble(g) for g in fl.grid.split(";")] if fl.grid else list(TABLE2_GRID)
     cfg, inference, batches, variant = run_batches(fl.run, fl.dataset, fl.data_root or None, fl.batch_size)

@@ -19,8 +19,13 @@ import tensorflow as tf
 
 from hmtl_tf.bins import kdoe_bins
 from hmtl_tf.kdoe import losses as L
+from hmtl_tf.kdoe.crops import crop_batch
+from hmtl_tf.losses import hopenet_expectation
+from hmtl_tf.metrics import absolute_errors
+from hmtl_tf.models.backbone import build_backbone
 from hmtl_tf.models.fit_model import FitModel
 from hmtl_tf.models.heads import dense_logits
+from hmtl_tf.models.hmtl import backbone_init
 from hmtl_tf.models.layers import HopeNetDecode
 
 THETA = 99.0  # Eq. 3: theta * tanh(x)
@@ -29,8 +34,6 @@ THETA = 99.0  # Eq. 3: theta * tanh(x)
 def _backbone(cfg, backbone: Optional[keras.Model], name: Optional[str] = None) -> keras.Model:
     if backbone is not None:
         return backbone
-    from hmtl_tf.models.backbone import build_backbone
-    from hmtl_tf.models.hmtl import backbone_init
 
     s = int(cfg.data.image_size)
     weights, imagenet_file = backbone_init(cfg)
@@ -76,8 +79,6 @@ def build_kdoe_inference_model(cfg, network: keras.Model) -> keras.Model:
 
 def predict_degrees(outputs, angles: Sequence[str]) -> Dict[str, tf.Tensor]:
     """Eq. 2 on the bin-1 logits of a network's outputs."""
-    from hmtl_tf.losses import hopenet_expectation
-
     values = kdoe_bins(1).centres()
     return {a: hopenet_expectation(outputs[f"rvc1_{a}"], values) for a in angles}
 
@@ -114,8 +115,6 @@ class KDOEModel(FitModel):
         if not isinstance(x, dict):
             return x
         if "stored" in x:
-            from hmtl_tf.kdoe.ensemble import crop_batch
-
             return crop_batch(x["stored"], x["box"], self._input_size)
         return x["image"]
 
@@ -145,8 +144,6 @@ class KDOEModel(FitModel):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Per-sample absolute errors into the ``mae_*`` means (an empty or short last batch weighs its size;
         a per-batch scalar would count the empty batch that graph-mode ``evaluate`` can see at the end)."""
-        from hmtl_tf.metrics import absolute_errors
-
         pred = predict_degrees(y_pred, self.angles)
         errors = [absolute_errors(y[a], pred[a]) for a in self.angles]
         for a, err in zip(self.angles, errors):

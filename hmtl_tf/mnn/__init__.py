@@ -1,7 +1,8 @@
 """MNN (Valle et al.): multi-task encoder-decoder for head pose, landmark heatmaps and visibility.
 
-Trainer contract (``hmtl_tf.models.families``): ``build_network(cfg)``, ``TrainingModel(network, cfg)``,
-``build_inference_model(cfg, network)``, ``needs_landmarks``, ``load_pretrained(network, path)``.
+Trainer contract (``hmtl_tf.mnn.family`` registers it in ``hmtl_tf.models.registry``): ``build_network(cfg)``,
+``TrainingModel(network, cfg)``, ``build_inference_model(cfg, network)``, ``needs_landmarks``,
+``load_pretrained(network, path)``.
 Modules: ``heatmaps`` (targets, spatial softmax, decoding, NME), ``losses`` (Eq. 1-4), ``mean_face``
 (the mean 3-D face of Eq. 2 from training data), ``training`` (Eq. 5, weights ``cfg.mnn.alpha_*``), ``augment``
 (their Sec. 4.2 augmentation set, ``cfg.mnn.augment``); the network is ``models.mnn``. 300W-LP visibility targets:

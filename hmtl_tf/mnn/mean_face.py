@@ -15,6 +15,8 @@ from typing import Optional
 import numpy as np
 
 from hmtl_tf.angles import rotation_from_ypr
+from hmtl_tf.data import records
+from hmtl_tf.data.synthetic import head_landmarks_3d, sample_head
 
 FLIP_Y = np.diag([1.0, -1.0])
 RIDGE = 1e-9  # relative ridge of the 3x3 normal equations (unobservable depth -> 0)
@@ -94,8 +96,6 @@ def estimate_mean_face(landmarks, ypr, weights=None, iterations: int = 200, tol:
 
 def synthetic_mean_face(n_heads: int = 64, seed: int = 0) -> np.ndarray:
     """Reference: the normalised mean of the normalised 3-D landmarks of ``n_heads`` synthetic heads."""
-    from hmtl_tf.data.synthetic import head_landmarks_3d, sample_head
-
     rng = np.random.default_rng(seed)
     pts = [normalise(head_landmarks_3d(sample_head(rng))) for _ in range(n_heads)]
     return normalise(np.mean(pts, axis=0))
@@ -105,8 +105,6 @@ def read_shard_landmarks(shard_dir: str, split: str, max_samples: int = 2000, ma
     """(landmarks (N, 68, 2) source pixels, ypr (N, 3)) of the first ``max_samples`` records with landmarks
     (and |yaw| <= max_abs_yaw) of a shard directory, in file order."""
     import tensorflow as tf
-
-    from hmtl_tf.data import records
 
     spec = records.feature_spec()
     keep = {k: spec[k] for k in ("pose/ypr", "landmarks/xy", "landmarks/present")}

@@ -18,11 +18,12 @@ import tensorflow as tf
 from hmtl_tf import losses as base_losses
 from hmtl_tf import metrics
 from hmtl_tf.config import TrainConfig
+from hmtl_tf.data.locate import resolve
 from hmtl_tf.mnn import heatmaps as H
 from hmtl_tf.mnn import losses as L
 from hmtl_tf.mnn import mean_face as MF
-from hmtl_tf.models.mnn import task_set
 from hmtl_tf.models.fit_model import FitModel
+from hmtl_tf.models.mnn import task_set
 
 TERMS = ("ed", "ae", "heatmap", "visibility")
 # alpha_{p1}, alpha_{p2}, alpha_h, alpha_v of Eq. 5: the named options ``cfg.mnn.alpha_{ed,ae,heatmap,visibility}``
@@ -40,8 +41,6 @@ SIGMA_FRACTION = 1.0 / 64.0   # target Gaussian sigma = S / 64 input pixels (1 p
 
 def mean_face_for(cfg: TrainConfig) -> MF.MeanFace:
     """The mean face estimated from the run's training shards (``cfg.data.train`` under ``data_root``)."""
-    from hmtl_tf.data.locate import resolve
-
     train_dir, split = resolve(cfg.data.train, cfg.data.data_root, training=True)
     return MF.from_shards(train_dir, split)
 

@@ -9,10 +9,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import keras
 
-from hmtl_tf.config import ssl_grid
+from hmtl_tf.config import ssl_task
 from hmtl_tf.models.layers import output_dtype
-
-ROTATION_CLASSES = 4  # tile rotated by k * 90 degrees, k = 0..3 (Sec. 3.1)
 
 
 def pooled_features(feature_map, dropout: float, prefix: str = "sh"):
@@ -38,13 +36,9 @@ def supervised_heads(features, angles: Sequence[str], head: str, n_bins: int = 0
 
 
 def ssl_head_specs(task: str) -> List[Tuple[str, int, int]]:
-    """``[(branch, n_tiles, n_classes)]`` of an SSL task (Sec. 3.1): puzzle N² classes, rotation 4."""
-    n = ssl_grid(task)
-    if n == 0:
-        return []
-    branches = {"puzzle": ["puzzle"], "rotation": ["rotation"], "puzzle_rotation": ["puzzle", "rotation"]}
-    kind = task[: -len(f"{n}x{n}")]
-    return [(b, n * n, n * n if b == "puzzle" else ROTATION_CLASSES) for b in branches[kind]]
+    """``[(branch, n_tiles, n_classes)]`` of an SSL task as its registry entry declares (Sec. 3.1: puzzle N²
+    classes, rotation 4); ``[]`` for ``none``."""
+    return [] if task == "none" else ssl_task(task).head_specs()
 
 
 def _conv_bn(x, filters: int, size: int, name: str, relu: bool):
