@@ -9,7 +9,7 @@ DATA_ROOT ?= data/raw
 DATA_OUT ?= data/shards
 OUT ?= demo_out
 TEST_WORKERS ?= 2
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: help install demo test test-fast test-all data synthetic bench lint clean

@@ -8,7 +8,9 @@ override the scale's defaults.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import tempfile
 import textwrap
 from typing import Any, Dict, List, Tuple
 
@@ -225,6 +227,31 @@ def guarded(fn, *args) -> int:
         return 2
 
 
+NATIVE_LOG = os.path.join(tempfile.gettempdir(), "hmtl_tf_native.log")
+
+
+def start_tensorflow_quietly(log_path: str = NATIVE_LOG) -> None:
+    """Imports TensorFlow and lists its devices with the process's native stderr (fd 2) sent to ``log_path``.
+
+    TF 2.21 writes its start-up lines (``All log messages before absl::InitializeLog()``, ``cudart_stub``,
+    ``cuInit``) from C++ before ``TF_CPP_MIN_LOG_LEVEL`` applies, so only a redirect of fd 2 keeps them out of what a
+    user reads; ``--verbose`` shows them. Python's own stderr is restored before anything of ours is printed."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log_path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    except OSError:
+        pass  # an unwritable temp dir: the lines stay on stderr
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run_main(main_fn):
     """absl entry point that turns ConfigError / DataError / FileNotFoundError / DiskFullError into
     ``error: ...`` + exit 2; ``--help`` prints the grouped config flags."""
@@ -236,12 +263,13 @@ def run_main(main_fn):
     if "verbose" not in flags.FLAGS:
         flags.DEFINE_boolean("verbose", False, "show the libraries' log lines (TensorFlow start-up, absl INFO, "
                              "SavedModel / tf2onnx)")
-    if not any(a in ("--verbose", "--verbose=true", "--verbose=1") for a in sys.argv[1:]):
-        import os
-
+    verbose = any(a in ("--verbose", "--verbose=true", "--verbose=1") for a in sys.argv[1:])
+    if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines (cuInit, CPU flags)
 
     def wrapped(argv):
+        if not verbose:
+            start_tensorflow_quietly()
         quiet_libraries()
         code = guarded(main_fn, argv)
         if code:
