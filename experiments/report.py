@@ -81,6 +81,7 @@ def row_record(table: int, row: Row, runs_dir: str, scale: str, status: str = ""
         rec[f"diff_{a}"] = None if (o is None or p is None) else o - p
     rec["pretext_acc"] = _num(pretext.get("ssl_acc"))
     rec["pretext_chance"] = _num(pretext.get("ssl_chance"))
+    rec["pretext_test_acc"] = _num((pretext.get("test") or {}).get("ssl_acc"))  # held-out, every image puzzled
     rec["note"] = row.note
     return rec
 
@@ -100,11 +101,13 @@ def _fmt(v, signed: bool = False) -> str:
 
 
 def pretext_cell(rec: Dict[str, object]) -> str:
-    """``acc (chance)`` of a record's SSL pretext accuracy (e.g. ``0.412 (0.111)``), ``—`` without SSL heads."""
-    acc, chance = rec.get("pretext_acc"), rec.get("pretext_chance")
+    """``held-out / training (chance)`` of a record's SSL pretext accuracy (e.g. ``0.380 / 0.412 (0.111)``; the
+    held-out part only where it was measured), ``—`` without SSL heads."""
+    acc, chance, test = rec.get("pretext_acc"), rec.get("pretext_chance"), rec.get("pretext_test_acc")
     if acc is None or acc == "":
         return "—"
-    return f"{float(acc):.3f}" + ("" if chance is None or chance == "" else f" ({float(chance):.3f})")
+    held = "" if test is None or test == "" else f"{float(test):.3f} / "
+    return held + f"{float(acc):.3f}" + ("" if chance is None or chance == "" else f" ({float(chance):.3f})")
 
 
 def write_csv(path: str, recs: Sequence[Dict[str, object]]) -> None:
@@ -145,14 +148,15 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
     head = ["Method"] + list(module.COLUMNS) + [a.capitalize() if a != "mean" else "Average" for a in angles]
     # the SSL heads' pretext accuracy: Tables 1-6 (integer TABLE); a module may set PRETEXT_COLUMN itself
     pretext = bool(getattr(module, "PRETEXT_COLUMN", isinstance(module.TABLE, int)))
-    head += ["Δ Average"] + (["Pretext acc (chance)"] if pretext else []) + ["Weights", "Status", "Run"]
+    head += ["Δ Average"] + (["Pretext acc held-out / training (chance)"] if pretext else []) + ["Weights", "Status", "Run"]
     lines = [f"# Table {module.TABLE}: {module.TITLE}", "",
              f"Scale: **{scale}** — data: **{data}** — written {time.strftime('%Y-%m-%d %H:%M')}.",
              "Each MAE cell is `ours (paper)` in degrees; Δ = ours − paper; — = no number.", ""]
     if pretext:
-        lines[-1:] = ["Pretext acc (chance): the SSL heads' own task (puzzle position / tile rotation), top-1 with "
-                      "ties split, mean over the heads on the last epoch's training batches, beside its chance "
-                      "level (1/N² puzzle, 1/4 rotation); — = no SSL heads.", ""]
+        lines[-1:] = ["Pretext acc: the SSL heads' own task (puzzle position / tile rotation), top-1 with ties split, "
+                      "mean over the heads: on the test images, every one transformed (held-out), then on the last "
+                      "epoch's training batches, beside its chance level (1/N² puzzle, 1/4 rotation); — = no SSL "
+                      "heads.", ""]
     lines += selection_lines(recs)
     if scale == "smoke":
         lines += [f"Smoke scale: the paper's code path on synthetic heads at CPU size ({smoke_summary()}); the "

@@ -71,11 +71,22 @@ def mean_baseline(cfg: C.TrainConfig, train, val) -> dict:
 
 
 def pretext_cell(summary) -> str:
-    """``acc (chance)`` of a metrics.json ``_pretext`` summary, e.g. ``0.412 (0.111)``; ``—`` when empty."""
+    """``held-out / training (chance)`` of a metrics.json ``_pretext`` summary, e.g. ``0.412 / 0.450 (0.111)``:
+    the SSL heads on the test images, every one puzzled (``pretext_eval``), then on the last epoch's training
+    batches; ``—`` when empty."""
     if not summary or summary.get("ssl_acc") is None:
         return "—"
     chance = summary.get("ssl_chance")
-    return f"{summary['ssl_acc']:.3f}" + ("" if chance is None else f" ({chance:.3f})")
+    test = (summary.get("test") or {}).get("ssl_acc")
+    cell = ("" if test is None else f"{test:.3f} / ") + f"{summary['ssl_acc']:.3f}"
+    return cell + ("" if chance is None else f" ({chance:.3f})")
+
+
+def pretext_score(summary) -> dict:
+    """The pretext accuracy the checks use: the held-out one (every test image puzzled) when measured, else the
+    training batches'."""
+    summary = summary or {}
+    return summary.get("test") or summary
 
 
 def learning_checks(rows) -> list:
@@ -88,7 +99,7 @@ def learning_checks(rows) -> list:
         if base.get(a):
             out.append((f"SL {a} MAE / baseline", sl[a] / base[a], f"<= {TARGETS['sl_angle']}",
                         sl[a] <= TARGETS["sl_angle"] * base[a]))
-    pre = hm.get("pretext") or {}
+    pre = pretext_score(hm.get("pretext"))
     if pre.get("ssl_acc") is not None and pre.get("ssl_chance"):
         x = pre["ssl_acc"] / pre["ssl_chance"]
         out.append(("HMTL puzzle accuracy / chance", x, f">= {TARGETS['pretext_x_chance']}",
@@ -108,10 +119,11 @@ def write_table(path: str, blocks) -> str:
     """``blocks``: [(test-set title, [(method, MAE dict), ...]), ...] -> one Markdown table per test set.
 
     The last column is the SSL heads' pretext accuracy (chance), from the MAE dict's optional ``pretext`` entry
-    (a metrics.json ``_pretext`` summary: last epoch's training batches); ``—`` for a method without SSL heads."""
+    (a metrics.json ``_pretext`` summary: test images, every one puzzled / last epoch's training batches); ``—`` for a
+    method without SSL heads."""
     lines = []
     for title, rows in blocks:
-        lines += [f"**{title}**", "", "| method | yaw | pitch | roll | mean | n | pretext acc (chance) |",
+        lines += [f"**{title}**", "", "| method | yaw | pitch | roll | mean | n | pretext acc: held-out / training (chance) |",
                   "|---|---|---|---|---|---|---|"]
         for name, r in rows:
             lines.append(f"| {name} | {r['yaw']:.3f} | {r['pitch']:.3f} | {r['roll']:.3f} | {r['mean']:.3f} | "

@@ -296,6 +296,12 @@ def finish_run(cfg: C.TrainConfig, run_dir: str, network, val, state: dict, buil
                        "heldout": _heldout_info(cfg, sets), "monitored": [s.prefix for s in sets]}
     metrics["_pretext"] = pretext_summary(state.get("history") or [],
                                           epoch if rule != "final" else None)  # {} without SSL
+    test = next((s for s in sets if s.prefix == "test"), None)
+    if metrics["_pretext"] and test is not None:  # the SSL heads on held-out images, every one puzzled
+        from hmtl_tf.pretext_eval import heldout_pretext_accuracy
+
+        metrics["_pretext"]["test"] = dict(heldout_pretext_accuracy(network, cfg, test.path, test.split,
+                                                                    part=test.part), dataset=test.name)
     record_metrics(run_dir, metrics)
     write_atomic(os.path.join(run_dir, "DONE"), time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     shown = {k: v for k, v in metrics.items() if not k.startswith("_")}

@@ -20,8 +20,11 @@ def test_table_has_one_block_per_test_set(tmp_path):
     assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 | — |" in text  # no SSL heads: no pretext accuracy
     pre = dict(r, pretext={"ssl_acc": 0.5, "ssl_chance": 1 / 9})
     text = demo.write_table(str(tmp_path / "t.md"), [("A crops", [("HMTL", pre)])])
-    assert "| method | yaw | pitch | roll | mean | n | pretext acc (chance) |" in text
+    assert "| method | yaw | pitch | roll | mean | n | pretext acc: held-out / training (chance) |" in text
     assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 | 0.500 (0.111) |" in text
+    held = dict(r, pretext={"ssl_acc": 0.5, "ssl_chance": 1 / 9, "test": {"ssl_acc": 0.25, "ssl_chance": 1 / 9}})
+    text = demo.write_table(str(tmp_path / "t.md"), [("A crops", [("HMTL", held)])])
+    assert "| HMTL | 1.000 | 2.000 | 3.000 | 2.000 | 7 | 0.250 / 0.500 (0.111) |" in text
 
 
 def test_mean_baseline_is_the_mae_of_the_training_mean():
@@ -72,6 +75,11 @@ def test_learning_checks_follow_the_targets():
     assert failed == ["SL roll MAE / baseline"]
     chance_level = dict(hm, pretext={"ssl_acc": 0.2, "ssl_chance": 1 / 9})  # 1.8x chance
     failed = [c for c, _, _, ok in demo.learning_checks([("base", base), ("SL", good_sl), ("HMTL", chance_level)])
+              if not ok]
+    assert failed == ["HMTL puzzle accuracy / chance"]
+    # the held-out accuracy (every test image puzzled) decides when measured, not the training batches'
+    held_low = dict(hm, pretext={"ssl_acc": 0.9, "ssl_chance": 1 / 9, "test": {"ssl_acc": 0.2, "ssl_chance": 1 / 9}})
+    failed = [c for c, _, _, ok in demo.learning_checks([("base", base), ("SL", good_sl), ("HMTL", held_low)])
               if not ok]
     assert failed == ["HMTL puzzle accuracy / chance"]
     assert "| HMTL mean MAE / SL | 1.050 | <= 1.1 | yes |" in demo.checks_text(checks)

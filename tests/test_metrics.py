@@ -137,7 +137,7 @@ def test_training_model_logs_accuracy_only_with_ssl_targets():
 @pytest.mark.slow  # ~20 s; in `make test` the smoke row of every table checks ssl_acc in a real CLI run
 def test_tiny_hmtl_fit_writes_pretext_accuracy_to_history_and_metrics(shards, tmp_path):  # noqa: F811
     """Two training steps of puzzle2x2 HMTL (64 px, batch 4): ssl_acc (+ per head) and ssl_chance in history.csv
-    (training only: no val_ssl_*), and the last epoch's summary in metrics.json."""
+    (training only: no val_ssl_*), and the last epoch's summary in metrics.json with the held-out accuracy."""
     from hmtl_tf import train
 
     run = tmp_path / "hmtl"
@@ -155,31 +155,35 @@ def test_tiny_hmtl_fit_writes_pretext_accuracy_to_history_and_metrics(shards, tm
     pre = json.loads((run / "metrics.json").read_text())["_pretext"]
     assert pre["ssl_chance"] == 0.25 and abs(pre["ssl_acc"] - hist["ssl_acc"].iloc[-1]) < 1e-9
     assert set(pre["heads"]) == {f"puzzle_{i}" for i in range(4)} and pre["epoch"] == 1
+    held = pre["test"]  # the SSL heads on the test images, every one puzzled (hmtl_tf.pretext_eval)
+    assert held["dataset"] == "aflw2000" and held["n"] > 0 and held["ssl_chance"] == 0.25
+    assert 0 <= held["ssl_acc"] <= 1 and set(held["heads"]) == set(pre["heads"])
 
 
 def test_table_reports_have_a_pretext_column(tmp_path):
-    """Tables 1-6: ``acc (chance)`` for a row whose run has SSL heads, — for one without and for literature."""
+    """Tables 1-6: ``held-out / training (chance)`` for a row whose run has SSL heads, — for one without and for literature."""
     from experiments import report, table2
 
     runs = str(tmp_path / "runs")
     ours = [r for r in table2.ROWS if not r.is_literature][:2]
     lit = [r for r in table2.ROWS if r.is_literature][:1]
-    for row, pre in zip(ours, ({"ssl_acc": 0.4321, "ssl_chance": 1 / 9}, {})):
+    held = {"ssl_acc": 0.4321, "ssl_chance": 1 / 9, "test": {"ssl_acc": 0.3012, "ssl_chance": 1 / 9}}
+    for row, pre in zip(ours, (held, {})):
         d = tmp_path / "runs" / "smoke" / row.run
         d.mkdir(parents=True, exist_ok=True)
         entry = {"yaw": 5.0, "pitch": 4.0, "roll": 3.0, "mean": 4.0, "n": 10}
         (d / "metrics.json").write_text(json.dumps({row.evaluate: entry, "_pretext": pre}))
     recs = report.records(2, ours + lit, runs, "smoke")
-    assert (recs[0]["pretext_acc"], recs[0]["pretext_chance"]) == (0.4321, 1 / 9)
+    assert (recs[0]["pretext_acc"], recs[0]["pretext_chance"], recs[0]["pretext_test_acc"]) == (0.4321, 1 / 9, 0.3012)
     assert recs[1]["pretext_acc"] is None and recs[2]["pretext_acc"] is None
     md = tmp_path / "t.md"
     report.write_markdown(str(md), table2, recs, "smoke", "synthetic")
     lines = md.read_text().splitlines()
     head = next(line for line in lines if line.startswith("| Method"))
     cols = [c.strip() for c in head.strip("|").split("|")]
-    i = cols.index("Pretext acc (chance)")
+    i = cols.index("Pretext acc held-out / training (chance)")
     body = [[c.strip() for c in line.strip("|").split("|")] for line in lines
             if line.startswith("| ") and not line.startswith("| Method")]
-    assert [b[i] for b in body] == ["0.432 (0.111)", "—", "—"]
+    assert [b[i] for b in body] == ["0.301 / 0.432 (0.111)", "—", "—"]
     report.write_csv(str(tmp_path / "t.csv"), recs)
     assert "pretext_acc" in (tmp_path / "t.csv").read_text().splitlines()[0]
