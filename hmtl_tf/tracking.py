@@ -29,8 +29,7 @@ import numpy as np
 
 # -------------------------------------------------------------------------------------------- tracks
 def _xyxy(boxes: Sequence) -> np.ndarray:
-    arr = np.asarray(boxes, np.float64)
-    return arr.reshape(-1, arr.shape[-1])[:, :4] if arr.size else np.zeros((0, 4))
+    return np.array([[float(v) for v in list(b)[:4]] for b in boxes], np.float64).reshape(-1, 4)
 
 
 def iou_matrix(a: Sequence, b: Sequence) -> np.ndarray:
