@@ -158,12 +158,16 @@ FrameResult = Tuple[Frame, List[Box], np.ndarray]   # boxes (F,) and angles (F, 
 
 
 def run_frames(frames: Iterable[Frame], est, detector: FaceDetector, batch_size: int,
-               emit: Callable[[Frame, List[Box], np.ndarray], None]) -> int:
-    """Detects faces per frame and predicts them in batches of ``batch_size`` faces across frames; calls
-    ``emit(frame, boxes, angles)`` for every frame, in order (frames without faces too). Returns frames seen."""
+               emit: Callable[[Frame, List[Box], np.ndarray], None], detect_batch: int = 8) -> int:
+    """Detects faces ``detect_batch`` frames at a time (one batch where the detector can, ``detect_many``) and
+    predicts them in batches of ``batch_size`` faces across frames; calls ``emit(frame, boxes, angles)`` for every
+    frame, in order (frames without faces too). Returns frames seen."""
+    from hmtl_tf.detect import detect_many
+
     whole = isinstance(detector, WholeImageDetector)
+    waiting: List[Frame] = []
     pending: List[Tuple[Frame, List[Box]]] = []
-    n_faces, n_frames = 0, 0
+    counts = {"faces": 0, "frames": 0}
 
     def flush():
         images = [f.image for f, boxes in pending for _ in boxes]
@@ -174,17 +178,24 @@ def run_frames(frames: Iterable[Frame], est, detector: FaceDetector, batch_size:
             emit(f, bs, ypr[at:at + len(bs)])
             at += len(bs)
         pending.clear()
+        counts["faces"] = 0
+
+    def detect():
+        for f, boxes in zip(waiting, detect_many(detector, [f.image for f in waiting], [f.key for f in waiting])):
+            pending.append((f, boxes))
+            counts["faces"] += len(boxes)
+        waiting.clear()
+        if counts["faces"] >= batch_size:
+            flush()
 
     for frame in frames:
-        boxes = detector.detect(frame.image, frame.key)
-        pending.append((frame, boxes))
-        n_faces += len(boxes)
-        n_frames += 1
-        if n_faces >= batch_size:
-            flush()
-            n_faces = 0
+        waiting.append(frame)
+        counts["frames"] += 1
+        if len(waiting) >= max(1, detect_batch):
+            detect()
+    detect()
     flush()
-    return n_frames
+    return counts["frames"]
 
 
 def face_rows(frame: Frame, boxes: List[Box], ypr: np.ndarray, angles: Sequence[str],
@@ -268,7 +279,7 @@ class Predictor:
 
         try:
             n = run_frames(read_video(path, source, self.max_frames), self.est, self.detector, self.batch_size,
-                           emit)
+                           emit, detect_batch=1 if source.kind == "camera" else 8)
         except KeyboardInterrupt:           # camera: Ctrl-C ends the recording, the file is kept
             n = bar.done if bar else 0
         finally:
