@@ -64,6 +64,33 @@ def test_mtcnn_on_real_aflw2000_and_calibration(realdata):
     print(s)
     assert s["faces_matched"] >= 15 and len(missed) <= 1
     assert s["iou_leave_one_out"]["mean"] >= 0.8 > s["iou_raw"]["mean"]
+    _same_as_shipped(m)
+
+
+def _same_as_shipped(m):
+    """The shipped default is what ``hmtl_tf.calibrate`` fits on the real samples today."""
+    from hmtl_tf.detect.calibration import default_path, load_mapping
+
+    shipped = load_mapping(default_path(m.detector))
+    assert shipped.policy == m.policy == "visible" and shipped.n == m.n and "AFLW2000" in shipped.fitted_on
+    np.testing.assert_allclose(shipped.offset + shipped.scale, m.offset + m.scale, atol=1e-4)
+    for k in ("iou_raw", "iou_fitted", "iou_leave_one_out"):
+        assert shipped.stats[k] == pytest.approx(m.stats[k], abs=2e-3)
+    assert shipped.stats["faces_missed"] == m.stats["faces_missed"]
+
+
+def test_haar_default_on_real_aflw2000(realdata):
+    """The shipped haar default: 14 of 16 faces, calibrated IoU above the raw box's, refit = shipped."""
+    from hmtl_tf.calibrate import calibrate
+    from hmtl_tf.detect import DetectorUnavailable
+
+    try:
+        m, missed = calibrate("haar", str(realdata / "AFLW2000"), "visible")
+    except DetectorUnavailable as exc:
+        pytest.skip(str(exc))
+    s = m.stats
+    assert s["faces_matched"] >= 14 and s["iou_leave_one_out"]["mean"] > s["iou_raw"]["mean"]
+    _same_as_shipped(m)
 
 
 def test_predict_bad_out_boxes_without_match_and_no_face_listed(tmp_path):
