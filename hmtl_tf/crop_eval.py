@@ -178,7 +178,7 @@ def evaluate_crops(run_dir: str, dataset: str, crops: str = "detector", *, calib
     """The command as a function (module docstring); returns the recorded result."""
     from hmtl_tf.api import HeadPoseEstimator, find_config
     from hmtl_tf.data.locate import angles_on, resolve
-    from hmtl_tf.detect import make_detector
+    from hmtl_tf.detect import DetectorUnavailable, make_detector
     from hmtl_tf.reference_crops import from_originals, originals_index
     from hmtl_tf.rundir import dataset_key, read_json, write_atomic
 
@@ -189,8 +189,11 @@ def evaluate_crops(run_dir: str, dataset: str, crops: str = "detector", *, calib
     root = data_root or (saved.get("data") or {}).get("data_root") or C.DataConfig.data_root
     shard_dir, split = resolve(dataset, root, training=False, flag="--dataset")
     originals_index(shard_dir)                                          # one-line error when the originals are gone
-    det, desc = make_detector(name) if name else (None, "")
-    est = HeadPoseEstimator.load(run_dir, detector=name or "none", calibration=calibration if name else "none")
+    try:                                                                # one-line errors for the CLI
+        det, desc = make_detector(name) if name else (None, "")
+        est = HeadPoseEstimator.load(run_dir, detector=name or "none", calibration=calibration if name else "none")
+    except (DetectorUnavailable, ValueError) as exc:                    # ... and a bad --calibration file
+        raise C.ConfigError(str(exc)) from None
     angles = angles_on(find_config(run_dir), shard_dir)
     m = measure(est, from_originals(shard_dir, split, limit), angles, det, batch)
     rows, counts = summarise(m, angles, name, est)

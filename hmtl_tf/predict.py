@@ -203,7 +203,8 @@ def face_rows(frame: Frame, boxes: List[Box], ypr: np.ndarray, angles: Sequence[
     rows = []
     for j, (b, a) in enumerate(zip(boxes, ypr)):
         row = {"input": frame.source.path, "frame": frame.index, "face": j,
-               "track": None if tracks is None else int(tracks[j]), "x_min": b[0], "y_min": b[1], "x_max": b[2], "y_max": b[3], "score": b[4]}
+               "track": None if tracks is None else int(tracks[j]),
+               "x_min": b[0], "y_min": b[1], "x_max": b[2], "y_max": b[3], "score": b[4]}
         row.update({n: float(a[list(angles).index(n)]) if n in angles else None for n in ("yaw", "pitch", "roll")})
         rows.append(row)
     return rows

@@ -116,7 +116,7 @@ def test_reference_only_and_no_calibration(run, dataset, oracle):
     assert cal["faces"] == 0 and cal["mean"] is None and cal["note"] == "none (--calibration=none)"
 
 
-def test_one_line_errors(run, dataset, tmp_path):
+def test_one_line_errors(run, dataset, oracle, tmp_path):
     from hmtl_tf.crop_eval import evaluate_crops
     from hmtl_tf.data.sample import DataError
 
@@ -125,6 +125,10 @@ def test_one_line_errors(run, dataset, tmp_path):
         evaluate_crops(run, str(shards), "detector:nosuch")
     with pytest.raises(C.ConfigError, match=r"^--crops='boxes': expected reference, detector or detector:NAME"):
         evaluate_crops(run, str(shards), "boxes")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(C.ConfigError, match=r"^--calibration=.*bad.json: not a box calibration"):
+        evaluate_crops(run, str(shards), "detector:oracle", calibration=str(bad))
     moved = shutil.copytree(shards, tmp_path / "aflw2000")            # shards whose raw folder is gone
     summary = json.loads((moved / "summary.json").read_text())
     summary["root"] = str(tmp_path / "gone")
