@@ -417,7 +417,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
+    from hmtl_tf.cli import run_main   # TensorFlow's native start-up lines go to a log file unless --verbose
 
     define_flags()
-    app.run(lambda argv: sys.exit(main(argv)))
+    run_main(main)
