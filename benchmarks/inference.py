@@ -6,8 +6,15 @@
 2. The exported inference model of an HMTL run (puzzle3x3 at flag 3) vs an SL run: parameter count and
    latency, measured interleaved (SL, HMTL, SL, ...) so machine noise hits both alike. They must be equal:
    the SSL branch is not part of the inference model (SPEC 3, "no extra FLOPs at test time").
+3. Photos (issue 16): per face detector (mtcnn, haar, none), detection alone (one call per image, and batched
+   where the detector can: MTCNN stacks equal-size images) and detection + calibrated crop + pose
+   (``HeadPoseEstimator.predict_faces``) at batch 1 and over the whole folder, in images/s side by side. The
+   images are the real AFLW2000 samples (``../shared/realdata/AFLW2000``, 450x450) when present, else synthetic
+   heads of that size.
 
     python -m benchmarks.inference [--size 224] [--reps1 5] [--reps32 2]
+    python -m benchmarks.inference --only=detectors [--images DIR]      # section 3 only
+    python -m benchmarks.inference --smoke                              # tiny: 64 px model, 4 images, 1 rep
 
 Repetitions are small on purpose (2 shared cores); medians are reported.
 """
@@ -109,17 +116,87 @@ def sl_vs_hmtl(tmp: str, size: int, reps: int) -> None:
         raise SystemExit("the HMTL inference model differs from the SL one")
 
 
-def main() -> None:
+REALDATA_AFLW = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
+                             "realdata", "AFLW2000")
+DETECTORS = ("mtcnn", "haar", "none")
+
+
+def photo_set(folder: str, n: int):
+    """(images, where they came from): the folder's JPEGs, else ``n`` synthetic 450x450 heads."""
+    import glob
+
+    from hmtl_tf.data.sources.images import load_rgb
+
+    files = sorted(glob.glob(os.path.join(folder, "*.jpg")))[:n] if folder and os.path.isdir(folder) else []
+    if files:
+        return [load_rgb(f) for f in files], f"{len(files)} images of {os.path.normpath(folder)}"
+    from hmtl_tf.data.synthetic import render_head, sample_head
+
+    rng = np.random.default_rng(0)
+    imgs = [render_head(sample_head(rng), (rng.uniform(-60, 60), rng.uniform(-30, 30), rng.uniform(-20, 20)),
+                        size=(450, 450))[0] for _ in range(n)]
+    return imgs, f"{n} synthetic 450x450 heads (no real images at {folder})"
+
+
+def _rate(fn, n_images: int, reps: int) -> float:
+    """images/s of ``fn()`` (which handles ``n_images``), median of ``reps`` after one warm-up."""
+    return n_images / time_runner(lambda _: fn(), None, reps)
+
+
+def detector_table(run: str, images, where: str, reps: int) -> list:
+    """Section 3 (module docstring): one row per detector, images/s."""
+    from hmtl_tf.api import HeadPoseEstimator
+    from hmtl_tf.detect import DetectorUnavailable, detect_many, make_detector
+
+    rows = []
+    for name in DETECTORS:
+        try:
+            det, _ = make_detector(name)
+        except DetectorUnavailable as exc:
+            print(f"{name}: skipped ({exc})")
+            continue
+        est = HeadPoseEstimator.load(run, detector=name)
+        est._detector = det
+        one = _rate(lambda: [det.detect(im) for im in images], len(images), reps)
+        batched = _rate(lambda: detect_many(det, images, [None] * len(images)), len(images), reps) \
+            if hasattr(det, "detect_batch") else None
+        faces = sum(len(b) for b in detect_many(det, images, [None] * len(images)))
+        e2e1 = _rate(lambda: [est.predict_faces([im]) for im in images], len(images), reps)
+        e2e_all = _rate(lambda: est.predict_faces(images), len(images), reps)
+        rows.append((name, faces, one, batched, e2e1, e2e_all, est.mapping is not None))
+    print(f"\nDetection + crop + pose on this CPU ({os.cpu_count()} cores; load average "
+          f"{os.getloadavg()[0]:.1f}), {where}; images/s, median of {reps}")
+    print(f"{'detector':<10}{'faces':>7}{'detect 1/call':>15}{'detect batched':>16}{'+pose b1':>10}"
+          f"{'+pose folder':>14}  calibrated")
+    for name, faces, one, batched, e1, ea, cal in rows:
+        d1 = f"{one:>15.2f}" if name != "none" else f"{'(whole image)':>15}"
+        b = f"{batched:>16.2f}" if batched is not None else f"{'(no batch)':>16}"
+        print(f"{name:<10}{faces:>7}{d1}{b}{e1:>10.2f}{ea:>14.2f}  {'yes' if cal else 'no'}")
+    return rows
+
+
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--reps1", type=int, default=5, help="timed calls at batch 1")
     ap.add_argument("--reps32", type=int, default=2, help="timed calls at batch 32")
-    args = ap.parse_args()
+    ap.add_argument("--only", choices=("all", "backends", "detectors"), default="all")
+    ap.add_argument("--images", default=REALDATA_AFLW, help="photos for section 3 (*.jpg)")
+    ap.add_argument("--n_images", type=int, default=16)
+    ap.add_argument("--reps_detect", type=int, default=3, help="timed passes over the photos per detector")
+    ap.add_argument("--smoke", action="store_true", help="tiny: 64 px model, 4 photos, 1 rep, section 3 only")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.size, args.only, args.n_images, args.reps_detect = 64, "detectors", 4, 1
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "sl_bench")
         make_run(run, args.size)
-        backend_table(run, args.size, args.reps1, args.reps32)
-        sl_vs_hmtl(tmp, args.size, max(3, args.reps1))
+        if args.only in ("all", "backends"):
+            backend_table(run, args.size, args.reps1, args.reps32)
+            sl_vs_hmtl(tmp, args.size, max(3, args.reps1))
+        if args.only in ("all", "detectors"):
+            images, where = photo_set(args.images, args.n_images)
+            detector_table(run, images, where, args.reps_detect)
 
 
 if __name__ == "__main__":

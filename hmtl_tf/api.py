@@ -3,6 +3,8 @@
     from hmtl_tf import HeadPoseEstimator
     est = HeadPoseEstimator.load("runs/hmtl_p3")          # a run dir, inference.keras, a SavedModel,
     ypr = est.predict(images, boxes)                        # a .tflite or an .onnx file -> (N, 3) degrees
+    faces = est.predict_faces(photos)                       # detector (mtcnn) + calibrated crops:
+                                                            # [(boxes, (F, 3) degrees) per photo]
 
 Crops follow the training crop policies (hmtl_tf.data.crops, SPEC 8): a detector box under ``hopenet`` /
 ``visible`` gets HopeNet's BIWI box-with-margin rule (``make_crop_spec(policy, "biwi", "test", box=...)``)
@@ -10,6 +12,12 @@ and its central square; ``boxes`` = the box as is, stretched; ``none`` = the who
 detector box: the box, stretched, as ETH-XGaze patches are face crops). No box: the image is the face crop. The crop
 is sampled like the test pipeline (``tf.image.crop_and_resize`` of the float box, half-pixel centres,
 bilinear, outside the image black), here in NumPy.
+
+Detector boxes and the training crop (issue 16, docs/DETECTION.md): ``load(..., detector="mtcnn",
+calibration="auto")`` finds the detector's box-to-crop mapping (hmtl_tf.detect.calibration: the run's
+``calibration_<detector>.json``, else the shipped default); ``predict(..., calibrated=True)`` and
+``predict_faces`` crop the mapped box as is (it already is the policy's square test crop) instead of the
+BIWI-margin rule, which was made for BIWI's boxes, not for this detector's.
 """
 from __future__ import annotations
 
@@ -25,9 +33,10 @@ FORMATS = ("keras", "saved_model", "tflite", "onnx")
 
 
 # ------------------------------------------------------------------------------------------ crops
-def crop_box(box, policy: str, image_wh: Tuple[int, int]) -> Tuple[float, float, float, float]:
+def crop_box(box, policy: str, image_wh: Tuple[int, int], mapping=None) -> Tuple[float, float, float, float]:
     """The float box sampled for one face: the policy's test crop box (int, as the reference code), then
-    the central square for square policies. ``box`` None = the whole image is the face crop."""
+    the central square for square policies. ``box`` None = the whole image is the face crop. ``mapping`` (a
+    :class:`hmtl_tf.detect.calibration.BoxMapping`): under ``hopenet`` / ``visible`` the mapped box is the crop."""
     w, h = image_wh
     if box is None:
         spec = crops.make_crop_spec("none", "", "test", image_size=(w, h))
@@ -36,6 +45,8 @@ def crop_box(box, policy: str, image_wh: Tuple[int, int]) -> Tuple[float, float,
         b = [float(v) for v in list(box)[:4]]
         if len(b) != 4 or not (b[2] > b[0] and b[3] > b[1]):
             raise ValueError(f"face box {tuple(box)}: expected (x_min, y_min, x_max, y_max) with max > min")
+        if mapping is not None and policy in ("hopenet", "visible"):
+            return tuple(float(v) for v in mapping.apply(b))
         pol = "boxes" if policy == "none" else policy
         spec = crops.make_crop_spec(pol, "biwi", "test", box=b)
         square = spec.square
@@ -70,8 +81,8 @@ def sample_box(image: np.ndarray, box, size: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def crop_faces(images: Sequence[np.ndarray], boxes, policy: str, size: int) -> np.ndarray:
-    """One model input per image: (N, size, size, 3) float32 RGB [0, 255]."""
+def crop_faces(images: Sequence[np.ndarray], boxes, policy: str, size: int, mapping=None) -> np.ndarray:
+    """One model input per image: (N, size, size, 3) float32 RGB [0, 255] (``mapping``: :func:`crop_box`)."""
     if policy not in C.CROP_POLICIES:
         raise ValueError(f"crop_policy={policy!r}: expected one of {', '.join(C.CROP_POLICIES)}")
     boxes = [None] * len(images) if boxes is None else list(boxes)
@@ -80,7 +91,7 @@ def crop_faces(images: Sequence[np.ndarray], boxes, policy: str, size: int) -> n
     out = np.empty((len(images), size, size, 3), np.float32)
     for n, (img, b) in enumerate(zip(images, boxes)):
         img = _as_rgb(img, n)
-        out[n] = sample_box(img, crop_box(b, policy, (img.shape[1], img.shape[0])), size)
+        out[n] = sample_box(img, crop_box(b, policy, (img.shape[1], img.shape[0]), mapping), size)
     return out
 
 
@@ -190,21 +201,28 @@ class HeadPoseEstimator:
     """Angles (yaw, pitch, roll) in degrees (hmtl_tf.angles convention) from RGB images and face boxes."""
 
     def __init__(self, runner: Runner, image_size: int, crop_policy: str = "hopenet",
-                 angles: Sequence[str] = C.ANGLES3, batch_size: int = 32, model=None, fmt: str = "keras"):
+                 angles: Sequence[str] = C.ANGLES3, batch_size: int = 32, model=None, fmt: str = "keras",
+                 detector: str = "mtcnn", mapping=None, calibration_source: str = ""):
         self.runner, self.image_size, self.crop_policy = runner, int(image_size), crop_policy
         self.angles, self.batch_size, self.model, self.format = tuple(angles), int(batch_size), model, fmt
+        self.detector_name, self.mapping, self.calibration_source = detector, mapping, calibration_source
+        self._detector = None
 
     @classmethod
-    def load(cls, path: str, batch_size: int = 32, crop_policy: Optional[str] = None) -> "HeadPoseEstimator":
+    def load(cls, path: str, batch_size: int = 32, crop_policy: Optional[str] = None, detector: str = "mtcnn",
+             calibration: str = "auto") -> "HeadPoseEstimator":
         """A run directory, ``inference.keras``, a SavedModel directory, a ``.tflite`` or an ``.onnx`` file.
         The image size and crop policy come from the run's ``config.json`` when found (else the model's
-        input shape and ``hopenet``)."""
+        input shape and ``hopenet``). ``detector``: the registered detector of :meth:`predict_faces` (built on
+        first use); ``calibration``: its box mapping, ``auto`` | ``none`` | ``default`` | a JSON file
+        (:func:`resolve_calibration`)."""
         runner, fmt, model = make_runner(path)
         cfg = find_config(path)
         size = cfg.data.image_size if cfg else _input_size(path, fmt, model)
         angles = tuple(cfg.model.angles) if cfg else None
         policy = crop_policy or (cfg.data.crop_policy if cfg else "hopenet")
-        est = cls(runner, size, policy, angles or C.ANGLES3, batch_size, model, fmt)
+        mapping, source = resolve_calibration(detector, path, calibration, policy)
+        est = cls(runner, size, policy, angles or C.ANGLES3, batch_size, model, fmt, detector, mapping, source)
         if angles is None:   # the model's own outputs decide (2-angle models have no roll)
             probe = runner(np.zeros((1, size, size, 3), np.float32))
             est.angles = tuple(a for a in C.ANGLES3 if a in probe)
@@ -221,18 +239,69 @@ class HeadPoseEstimator:
             out[s:s + self.batch_size] = np.stack([np.reshape(res[a], -1) for a in self.angles], axis=1)
         return out
 
-    def predict(self, images, boxes=None, crop_policy: Optional[str] = None) -> np.ndarray:
+    def predict(self, images, boxes=None, crop_policy: Optional[str] = None, calibrated: bool = False) -> np.ndarray:
         """``images``: one (H, W, 3) RGB image or a sequence / (N, H, W, 3) array (uint8 or float [0, 255]);
-        ``boxes``: None (each image is a face crop) or one (x_min, y_min, x_max, y_max[, score]) per image.
-        Returns (N, 3) degrees (yaw, pitch, roll); (N, 2) for 2-angle models."""
+        ``boxes``: None (each image is a face crop) or one (x_min, y_min, x_max, y_max[, score]) per image;
+        ``calibrated``: the boxes come from this estimator's detector, so its calibration (``self.mapping``,
+        if any) maps them to the training crop. Returns (N, 3) degrees (yaw, pitch, roll); (N, 2) for
+        2-angle models."""
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
             if boxes is not None and np.ndim(boxes) == 1:
                 boxes = [boxes]
         if len(images) == 0:
             return np.zeros((0, len(self.angles)), np.float64)
-        crops_ = crop_faces(list(images), boxes, crop_policy or self.crop_policy, self.image_size)
+        crops_ = crop_faces(list(images), boxes, crop_policy or self.crop_policy, self.image_size,
+                            self.mapping if calibrated else None)
         return self.predict_crops(crops_)
+
+    @property
+    def detector(self):
+        """The detector object (``hmtl_tf.detect.make_detector(self.detector_name)``), built on first use."""
+        if self._detector is None:
+            from hmtl_tf.detect import make_detector
+
+            self._detector = make_detector(self.detector_name)[0]
+        return self._detector
+
+    def predict_faces(self, images) -> list:
+        """Every face of each RGB image: ``[(boxes [(x0, y0, x1, y1, score)], angles (F, 3)) per image]``, faces
+        from :attr:`detector` (batched where it can), crops through the calibration."""
+        from hmtl_tf.detect import detect_many
+
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = [images]
+        images = [_as_rgb(img, n) for n, img in enumerate(images)]
+        found = detect_many(self.detector, images, [None] * len(images))
+        flat_imgs = [img for img, bs in zip(images, found) for _ in bs]
+        flat_boxes = [b for bs in found for b in bs]
+        ypr = self.predict(flat_imgs, flat_boxes, calibrated=True) if flat_boxes else \
+            np.zeros((0, len(self.angles)))
+        out, at = [], 0
+        for bs in found:
+            out.append((bs, ypr[at:at + len(bs)]))
+            at += len(bs)
+        return out
+
+
+def resolve_calibration(detector: str, run: Optional[str], calibration: str, policy: str):
+    """(BoxMapping or None, where it came from) for ``detector``'s boxes under ``policy``. Whole images
+    (detector ``none``) and the ``boxes`` / ``none`` policies use the box as it is, so only ``hopenet`` /
+    ``visible`` crops take a mapping; an explicit file that cannot apply is a one-line error."""
+    from hmtl_tf.detect import DEFAULT_DETECTOR
+    from hmtl_tf.detect.calibration import load_mapping, resolve_mapping
+
+    calibration = calibration or "auto"
+    detector = DEFAULT_DETECTOR if detector in (None, "", "auto") else detector
+    why = "whole-image detector" if detector == "none" else (
+        None if policy in ("hopenet", "visible") else f"crop policy {policy} takes the box as it is")
+    if why is None:
+        return resolve_mapping(detector, run, calibration)
+    if calibration not in ("auto", "none", "default"):
+        load_mapping(calibration)  # a broken file is reported as such
+        raise ValueError(f"--calibration={calibration}: not applicable ({why}); a calibration maps detector boxes "
+                         "to the hopenet / visible crop (use --calibration=none)")
+    return None, f"not used ({why})"
 
 
 def _input_size(path: str, fmt: str, model) -> int:

@@ -4,6 +4,11 @@
     python -m hmtl_tf.evaluate --run=runs/hmtl_p3 --dataset=aflw2000_full   # all 2,000 (Table 2 "*")
     python -m hmtl_tf.evaluate --run=runs/hmtl_p3 --dataset=biwi --per_image_csv
     python -m hmtl_tf.evaluate --run=runs/kdoe --dataset=aflw2000 --ensemble=15,5   # KD-OE offset ensemble
+    python -m hmtl_tf.evaluate --run=runs/hmtl_p3 --dataset=aflw2000 --crops=detector   # detector sensitivity
+
+``--crops=reference|detector[:NAME]`` (hmtl_tf.crop_eval, issue 16) evaluates on the full original images cropped
+the reference way and by a face detector (calibrated and raw), with the faces the detector missed; it writes
+``<run>/crops_<dataset>_<detector>.json`` and prints a Markdown table instead of touching metrics.json.
 
 MAE as HopeNet's test script: mean |prediction - label| per angle, no angle wrapping; "Average" = mean of the
 per-angle MAEs. The result is printed and added to the run's metrics.json under the dataset name, with the
@@ -135,6 +140,14 @@ def main(argv):
         raise C.ConfigError(f"unexpected arguments {argv[1:]}; flags are --name=value")
     if not fl.run:
         raise C.ConfigError("--run: the run directory to evaluate is required")
+    if fl.crops:
+        from hmtl_tf.crop_eval import evaluate_crops
+
+        if fl.ensemble:
+            raise C.ConfigError("--crops and --ensemble: give one of them")
+        evaluate_crops(fl.run, fl.dataset, fl.crops, calibration=fl.calibration, data_root=fl.data_root or None,
+                       limit=fl.limit)
+        return
     if fl.ensemble:
         from hmtl_tf.kdoe.ensemble import evaluate_run_ensemble
 
@@ -157,4 +170,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("data_root", "", "where dataset names are looked up (default: the run's data_root)")
     flags.DEFINE_boolean("per_image_csv", False, "also write per_image_<dataset>.csv into the run directory")
     flags.DEFINE_string("ensemble", "", "K,d: KD-OE offset ensemble (Eq. 5-6), e.g. 15,5")
+    flags.DEFINE_string("crops", "", "reference | detector[:NAME]: MAE on the original images with reference and "
+                        "detector crops (calibrated and raw) and the faces missed (hmtl_tf.crop_eval)")
+    flags.DEFINE_string("calibration", "auto", "with --crops=detector: auto | none | a JSON from hmtl_tf.calibrate")
+    flags.DEFINE_integer("limit", 0, "with --crops: at most this many test images (0 = all)")
     run_main(main)

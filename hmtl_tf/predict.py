@@ -1,16 +1,24 @@
 """``python -m hmtl_tf.predict --run=DIR INPUT... --out=DIR``: head pose on images, folders, videos, a camera.
 
-    python -m hmtl_tf.predict --run=runs/hmtl_p3 photos/ clip.mp4 --out=pred --detector=haar
+    python -m hmtl_tf.predict --run=runs/hmtl_p3 photos/ clip.mp4 --out=pred          # mtcnn, calibrated
+    python -m hmtl_tf.predict --run=runs/hmtl_p3 clip.mp4 --out=pred --smooth         # One Euro per track
     python -m hmtl_tf.predict --run=runs/hmtl_p3 AFLW2000/ --boxes=AFLW2000.json --out=pred
     python -m hmtl_tf.predict --run=runs/hmtl_p3 0 --out=cam --max_frames=300      # camera 0
 
 Faces come from ``--boxes`` (KD-OE JSON or CSV ``file,x_min,y_min,x_max,y_max``; video frames are keyed
-``<video>#<frame>``) or ``--detector`` (hmtl_tf.detect: ``auto`` = OpenCV Haar when available, else each
-image is one face crop; ``none`` = each image is a face crop). Crops follow ``--crop_policy`` (default: the
-run's). Writes to ``--out``: ``annotated/<name>.png`` per image, ``<name>_annotated.mp4`` per video / camera
-(same frame count as the input; axes with HopeNet's convention, angles as text), ``predictions.csv`` (one row
-per face per frame) and ``predictions.json`` (the same plus the inputs that failed and why). Inference is
-batched over faces across frames and images; unreadable inputs are listed at the end, the rest processed.
+``<video>#<frame>``) or ``--detector`` (hmtl_tf.detect: ``mtcnn``, the default; ``haar``; ``none`` = each
+image is a face crop; or a registered one). A detector box becomes the training crop through
+``--calibration`` (``auto``: ``<run>/calibration_<detector>.json``, else the shipped default of the detector,
+else the raw box with the crop policy's margins, said in one line; ``none``; or a JSON file from
+hmtl_tf.calibrate). Crops follow ``--crop_policy`` (default: the run's). In videos each face gets a ``track``
+id (IoU matching across frames, hmtl_tf.tracking); ``--smooth`` filters its angles with a One Euro filter
+(Casiez et al. 2012; ``--smooth_min_cutoff``, ``--smooth_beta``, ``--smooth_d_cutoff``), off by default.
+
+Writes to ``--out``: ``annotated/<name>.png`` per image, ``<name>_annotated.mp4`` per video / camera (every
+input frame, those without a face too; axes with HopeNet's convention, angles as text), ``predictions.csv``
+(one row per face per frame) and ``predictions.json`` (the same plus the detector, the calibration used, the
+smoothing and the inputs that failed and why). Inference is batched over faces across frames and images;
+unreadable inputs are listed at the end, the rest processed.
 """
 from __future__ import annotations
 
@@ -26,10 +34,11 @@ import numpy as np
 from hmtl_tf import viz
 from hmtl_tf.data.sample import DataError
 from hmtl_tf.detect import Box, FaceDetector, WholeImageDetector
+from hmtl_tf.tracking import IoUTracker, OneEuroParams, TrackSmoother
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-CSV_COLUMNS = ("input", "frame", "face", "x_min", "y_min", "x_max", "y_max", "score", "yaw", "pitch", "roll")
+CSV_COLUMNS = ("input", "frame", "face", "track", "x_min", "y_min", "x_max", "y_max", "score", "yaw", "pitch", "roll")
 
 
 @dataclass
@@ -149,39 +158,52 @@ FrameResult = Tuple[Frame, List[Box], np.ndarray]   # boxes (F,) and angles (F, 
 
 
 def run_frames(frames: Iterable[Frame], est, detector: FaceDetector, batch_size: int,
-               emit: Callable[[Frame, List[Box], np.ndarray], None]) -> int:
-    """Detects faces per frame and predicts them in batches of ``batch_size`` faces across frames; calls
-    ``emit(frame, boxes, angles)`` for every frame, in order (frames without faces too). Returns frames seen."""
+               emit: Callable[[Frame, List[Box], np.ndarray], None], detect_batch: int = 8) -> int:
+    """Detects faces ``detect_batch`` frames at a time (one batch where the detector can, ``detect_many``) and
+    predicts them in batches of ``batch_size`` faces across frames; calls ``emit(frame, boxes, angles)`` for every
+    frame, in order (frames without faces too). Returns frames seen."""
+    from hmtl_tf.detect import detect_many
+
     whole = isinstance(detector, WholeImageDetector)
+    waiting: List[Frame] = []
     pending: List[Tuple[Frame, List[Box]]] = []
-    n_faces, n_frames = 0, 0
+    counts = {"faces": 0, "frames": 0}
 
     def flush():
         images = [f.image for f, boxes in pending for _ in boxes]
         boxes = [None if whole else b for _, bs in pending for b in bs]
-        ypr = est.predict(images, boxes) if images else np.zeros((0, len(est.angles)))
+        ypr = est.predict(images, boxes, calibrated=True) if images else np.zeros((0, len(est.angles)))
         at = 0
         for f, bs in pending:
             emit(f, bs, ypr[at:at + len(bs)])
             at += len(bs)
         pending.clear()
+        counts["faces"] = 0
+
+    def detect():
+        for f, boxes in zip(waiting, detect_many(detector, [f.image for f in waiting], [f.key for f in waiting])):
+            pending.append((f, boxes))
+            counts["faces"] += len(boxes)
+        waiting.clear()
+        if counts["faces"] >= batch_size:
+            flush()
 
     for frame in frames:
-        boxes = detector.detect(frame.image, frame.key)
-        pending.append((frame, boxes))
-        n_faces += len(boxes)
-        n_frames += 1
-        if n_faces >= batch_size:
-            flush()
-            n_faces = 0
+        waiting.append(frame)
+        counts["frames"] += 1
+        if len(waiting) >= max(1, detect_batch):
+            detect()
+    detect()
     flush()
-    return n_frames
+    return counts["frames"]
 
 
-def face_rows(frame: Frame, boxes: List[Box], ypr: np.ndarray, angles: Sequence[str]) -> List[dict]:
+def face_rows(frame: Frame, boxes: List[Box], ypr: np.ndarray, angles: Sequence[str],
+              tracks: Optional[Sequence[int]] = None) -> List[dict]:
     rows = []
     for j, (b, a) in enumerate(zip(boxes, ypr)):
         row = {"input": frame.source.path, "frame": frame.index, "face": j,
+               "track": None if tracks is None else int(tracks[j]),
                "x_min": b[0], "y_min": b[1], "x_max": b[2], "y_max": b[3], "score": b[4]}
         row.update({n: float(a[list(angles).index(n)]) if n in angles else None for n in ("yaw", "pitch", "roll")})
         rows.append(row)
@@ -192,14 +214,14 @@ class Predictor:
     """Runs sources through the estimator and writes annotated images / videos and the rows."""
 
     def __init__(self, est, detector: FaceDetector, out: str, batch_size: int = 32, max_frames: int = 0,
-                 progress: bool = True):
+                 progress: bool = True, smooth: Optional[OneEuroParams] = None):
         self.est, self.detector, self.out = est, detector, out
-        self.batch_size, self.max_frames, self.progress = batch_size, max_frames, progress
+        self.batch_size, self.max_frames, self.progress, self.smooth = batch_size, max_frames, progress, smooth
         self.rows: List[dict] = []
         self.done: List[dict] = []
 
-    def _emit_rows(self, frame, boxes, ypr):
-        self.rows += face_rows(frame, boxes, ypr, self.est.angles)
+    def _emit_rows(self, frame, boxes, ypr, tracks=None):
+        self.rows += face_rows(frame, boxes, ypr, self.est.angles, tracks)
 
     def _annotated(self, frame, boxes, ypr):
         if not boxes:
@@ -236,9 +258,14 @@ class Predictor:
         out_path = os.path.join(self.out, os.path.splitext(source.name)[0] + "_annotated.mp4")
         state = {"writer": None, "faces": 0}
         bar = Progress(source.name, total) if self.progress else None
+        tracker = IoUTracker()
+        smoother = TrackSmoother(self.smooth) if self.smooth else None
 
         def emit(frame, boxes, ypr):
-            self._emit_rows(frame, boxes, ypr)
+            tracks = tracker.update(boxes, frame.index)
+            if smoother is not None:
+                ypr = smoother(tracks, ypr, frame.index / fps, tracker.live())
+            self._emit_rows(frame, boxes, ypr, tracks)
             img = self._annotated(frame, boxes, ypr)
             if state["writer"] is None:
                 os.makedirs(self.out, exist_ok=True)
@@ -253,7 +280,7 @@ class Predictor:
 
         try:
             n = run_frames(read_video(path, source, self.max_frames), self.est, self.detector, self.batch_size,
-                           emit)
+                           emit, detect_batch=1 if source.kind == "camera" else 8)
         except KeyboardInterrupt:           # camera: Ctrl-C ends the recording, the file is kept
             n = bar.done if bar else 0
         finally:
@@ -278,40 +305,67 @@ class Predictor:
 
 
 def write_outputs(out: str, rows: List[dict], done: List[dict], failed, meta: dict) -> Tuple[str, str]:
+    """``predictions.csv`` and ``predictions.json``, each written whole or not at all."""
+    import io
+
+    from hmtl_tf.rundir import write_atomic
+
     os.makedirs(out, exist_ok=True)
     csv_path, json_path = os.path.join(out, "predictions.csv"), os.path.join(out, "predictions.json")
-    with open(csv_path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v)) for k, v in r.items()})
-    with open(json_path, "w") as f:
-        json.dump({**meta, "outputs": done, "faces": rows,
-                   "failed": [{"input": i, "error": e} for i, e in failed]}, f, indent=1)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v)) for k, v in r.items()})
+    write_atomic(csv_path, buf.getvalue())
+    write_atomic(json_path, json.dumps({**meta, "outputs": done, "faces": rows,
+                                        "failed": [{"input": i, "error": e} for i, e in failed]}, indent=1))
     return csv_path, json_path
+
+
+def calibration_record(est) -> dict:
+    """What predictions.json records of the box-to-crop mapping used."""
+    from dataclasses import asdict
+
+    m = est.mapping
+    return {"source": est.calibration_source, "mapping": None if m is None else asdict(m)}
 
 
 def predict(run: str, inputs: Sequence[str], out: str, boxes: Optional[str] = None, detector: str = "mtcnn",
             crop_policy: Optional[str] = None, batch_size: int = 32, max_frames: int = 0, progress: bool = True,
-            log=print):
-    """The command as a function; returns (rows, failed)."""
+            log=print, calibration: str = "auto", smooth: Optional[OneEuroParams] = None):
+    """The command as a function; returns (rows, failed). ``smooth``: One Euro parameters (None = off)."""
     from hmtl_tf.api import HeadPoseEstimator
-    from hmtl_tf.detect import make_detector
+    from hmtl_tf.detect import DEFAULT_DETECTOR, make_detector
 
     if os.path.exists(out) and not os.path.isdir(out):
         raise DataError(f"--out={out}: is a file; expected a folder for the outputs")
+    name = "boxes" if boxes else (DEFAULT_DETECTOR if detector in (None, "", "auto") else detector)
     det, det_desc = make_detector(detector, boxes)
     if hasattr(det, "check_matches"):
         srcs, _ = expand_inputs(inputs)
         det.check_matches([s.path for s in srcs if s.kind == "image"])
-    est = HeadPoseEstimator.load(run, batch_size=batch_size, crop_policy=crop_policy)
-    p = Predictor(est, det, out, batch_size, max_frames, progress)
+    est = HeadPoseEstimator.load(run, batch_size=batch_size, crop_policy=crop_policy, detector=name,
+                                 calibration=calibration)
+    if est.mapping is not None and est.mapping.detector != name:
+        log(f"note: --calibration={calibration} was fitted for detector {est.mapping.detector!r}, used for {name!r}")
+    elif est.mapping is None and est.calibration_source.startswith("none:"):
+        log(f"calibration: {est.calibration_source}; crops use the raw box with the {est.crop_policy} policy's "
+            "margins")
+    p = Predictor(est, det, out, batch_size, max_frames, progress, smooth)
     rows, failed = p.run(inputs)
-    meta = {"run": run, "detector": det_desc, "crop_policy": est.crop_policy, "image_size": est.image_size,
-            "angles": list(est.angles), "convention": "degrees; hmtl_tf.angles (3DDFA / HopeNet signs)"}
+    meta = {"run": run, "detector": det_desc, "crop_policy": est.crop_policy, "calibration": calibration_record(est),
+            "tracking": {"method": "IoU matching (Hungarian, hmtl_tf.tracking)", "min_iou": IoUTracker.min_iou,
+                         "max_missed": IoUTracker.max_missed},
+            "smoothing": None if smooth is None else {"method": "One Euro filter (Casiez et al. 2012)",
+                                                      **vars(smooth)},
+            "image_size": est.image_size, "angles": list(est.angles),
+            "convention": "degrees; hmtl_tf.angles (3DDFA / HopeNet signs)"}
     csv_path, json_path = write_outputs(out, rows, p.done, failed, meta)
+    used = "raw boxes" if est.mapping is None else f"calibration {est.calibration_source}"
     log(f"faces: {len(rows)} in {sum(d['frames'] for d in p.done)} frames of {len(p.done)} inputs "
-        f"(detector: {det_desc}; crop policy {est.crop_policy}) -> {csv_path}, {json_path}")
+        f"(detector: {det_desc}; {used}; crop policy {est.crop_policy}"
+        f"{'; One Euro smoothing' if smooth else ''}) -> {csv_path}, {json_path}")
     no_face = [d["input"] for d in p.done if d["kind"] == "image" and d["faces"] == 0]
     if no_face:
         log(f"no face found in {len(no_face)} image(s): {', '.join(no_face)}")
@@ -330,9 +384,15 @@ def define_flags():
     flags.DEFINE_string("boxes", None, "face boxes: KD-OE JSON or CSV file,x_min,y_min,x_max,y_max[,score]")
     flags.DEFINE_string("detector", "mtcnn", "face detector when --boxes is not given: mtcnn | haar | none "
                         "(hmtl_tf.detect registry; auto = mtcnn)")
+    flags.DEFINE_string("calibration", "auto", "box-to-crop mapping of the detector: auto (<run>/calibration_"
+                        "<detector>.json, else the shipped default) | none (raw boxes) | a JSON from hmtl_tf.calibrate")
     flags.DEFINE_enum("crop_policy", None, ["hopenet", "visible", "boxes", "none"], "default: the run's")
     flags.DEFINE_integer("batch_size", 32, "faces per inference batch")
     flags.DEFINE_integer("max_frames", 0, "stop videos / the camera after this many frames (0 = all)")
+    flags.DEFINE_boolean("smooth", False, "videos: One Euro filter on each track's angles (Casiez et al. 2012)")
+    flags.DEFINE_float("smooth_min_cutoff", OneEuroParams.min_cutoff, "One Euro: cutoff at rest, Hz (lower = steadier)")
+    flags.DEFINE_float("smooth_beta", OneEuroParams.beta, "One Euro: cutoff increase per deg/s (higher = less lag)")
+    flags.DEFINE_float("smooth_d_cutoff", OneEuroParams.d_cutoff, "One Euro: cutoff of the speed estimate, Hz")
     flags.mark_flags_as_required(["run", "out"])
 
 
@@ -347,8 +407,9 @@ def main(argv):
         print(f"error: --batch_size={F.batch_size}: expected a positive integer", file=sys.stderr)
         return 2
     try:
+        smooth = OneEuroParams(F.smooth_min_cutoff, F.smooth_beta, F.smooth_d_cutoff) if F.smooth else None
         _, failed = predict(F.run, argv[1:], F.out, F.boxes, F.detector, F.crop_policy, F.batch_size,
-                            F.max_frames)
+                            F.max_frames, calibration=F.calibration, smooth=smooth)
     except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:   # DetectorUnavailable too
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -356,7 +417,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
+    from hmtl_tf.cli import run_main   # TensorFlow's native start-up lines go to a log file unless --verbose
 
     define_flags()
-    app.run(lambda argv: sys.exit(main(argv)))
+    run_main(main)

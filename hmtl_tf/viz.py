@@ -90,6 +90,25 @@ def _put_text(img, text, org, scale, colour=(255, 255, 255)):
     cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, th, cv2.LINE_AA)
 
 
+def text_layout(texts: Sequence[str], anchor, image_wh, scale: float, above: bool = True) -> list:
+    """Baseline origins of stacked text lines at ``anchor`` (a box's top-left): above the box when it fits,
+    else inside it, and shifted so every line with its dark background (:func:`_put_text`) stays inside the
+    image (a face at the right or bottom edge keeps its angles readable)."""
+    w, h = image_wh
+    th_ = max(1, int(round(scale * 1.5)))
+    sizes = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, th_) for t in texts]
+    tht = max(s[0][1] for s in sizes)
+    base = max(s[1] for s in sizes)
+    step = tht + base + 3
+    x0, y0 = float(anchor[0]), float(anchor[1])
+    block = step * (len(texts) - 1)
+    ty = int(y0) - block - base - 2 if above and y0 - step * len(texts) >= 0 else int(max(y0, 0)) + tht + 2
+    ty = max(tht + 2, min(ty, h - 1 - base - block))
+    widest = max(s[0][0] for s in sizes)
+    tx = max(1, min(int(max(x0, 0)) + 2, w - 2 - widest))
+    return [(tx, ty + i * step) for i in range(len(texts))]
+
+
 def angle_text(ypr) -> str:
     """``"y 12.3 p -4.5 r 0.7"`` (roll left out for 2-angle predictions)."""
     names = ("y", "p", "r")
@@ -127,12 +146,9 @@ def annotate(img, ypr_pred, ypr_true=None, box=None) -> np.ndarray:
     lines = [(angle_text(pred), (255, 255, 255))]
     if ypr_true is not None:
         lines.append(("gt " + angle_text(ypr_true), (200, 200, 200)))
-    (_, th), base = cv2.getTextSize("y", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    step = th + base + 3
-    above = box is not None and y0 - step * len(lines) >= 0
-    ty = int(y0) - step * (len(lines) - 1) - base - 2 if above else min(h - 2, int(max(y0, 0)) + th + 2)
-    for i, (text, colour) in enumerate(lines):
-        _put_text(out, text, (max(0, int(x0)) + 2, ty + i * step), scale, colour)
+    origins = text_layout([t for t, _ in lines], (x0, y0), (w, h), scale, above=box is not None)
+    for (text, colour), org in zip(lines, origins):
+        _put_text(out, text, org, scale, colour)
     return out
 
 

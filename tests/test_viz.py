@@ -72,3 +72,25 @@ def test_contact_sheet_grid_and_png_round_trip(tmp_path):
     np.testing.assert_array_equal(back, sheet)
     with pytest.raises(ValueError, match="5 images but 2 predictions"):
         viz.contact_sheet(imgs, np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("box", [(150, 100, 200, 150), (0, 0, 40, 30), (170, 5, 199, 149), (-30, 120, 20, 170)])
+def test_angle_text_stays_inside_the_image(box):
+    """A face at an edge keeps its whole angle text (and its dark background) inside the image (issue 16)."""
+    import cv2
+
+    from hmtl_tf.viz import annotate, angle_text, text_layout
+
+    w, h = 200, 150
+    pred, true = (35.1, -12.4, 101.7), (-80.0, 20.0, 5.0)
+    texts = [angle_text(pred), "gt " + angle_text(true)]
+    scale = max(0.3, min(w, h) / 600.0)
+    th = max(1, int(round(scale * 1.5)))
+    for text, (x, y) in zip(texts, text_layout(texts, box[:2], (w, h), scale)):
+        (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+        assert x - 1 >= 0 and y - tht - 2 >= 0 and x + tw + 1 <= w - 1 and y + base <= h - 1, (text, x, y)
+    # On a white image the text background is the only black: as wide as the widest line.
+    out = annotate(np.full((h, w, 3), 255, np.uint8), pred, true, box=box)
+    ys, xs = np.nonzero(np.all(out == 0, axis=-1))
+    widest = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, th)[0][0] for t in texts)
+    assert xs.max() - xs.min() + 1 == widest + 3                     # not cut at the edge

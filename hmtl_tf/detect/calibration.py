@@ -99,31 +99,51 @@ class BoxMapping:
         return path
 
 
-def load_mapping(path: str) -> BoxMapping:
+def load_mapping(path: str, label: Optional[str] = None) -> BoxMapping:
+    """The mapping in ``path``; one-line errors start with ``label`` (default ``--calibration=<path>``)."""
+    label = label or f"--calibration={path}"
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"--calibration={path}: no such file (expected a JSON from hmtl_tf.calibrate)")
+        raise FileNotFoundError(f"{label}: no such file (expected a JSON from hmtl_tf.calibrate)")
     with open(path) as f:
-        return BoxMapping.from_json(f.read(), path)
+        return BoxMapping.from_json(f.read(), label)
 
 
 def run_calibration_path(run_dir: str, detector: str) -> str:
     return os.path.join(run_dir, f"calibration_{detector}.json")
 
 
-def find_mapping(detector: str, run: Optional[str] = None, calibration: str = "auto") -> Optional[BoxMapping]:
-    """``calibration``: ``auto`` (the run's own ``calibration_<detector>.json``, else the shipped default, else
-    None), ``none`` (raw boxes), ``default`` (the shipped one) or a JSON path."""
+def default_path(detector: str) -> str:
+    """The shipped default of ``detector`` (it may not exist)."""
+    return os.path.join(DEFAULTS_DIR, f"{detector}.json")
+
+
+def resolve_mapping(detector: str, run: Optional[str] = None,
+                    calibration: str = "auto") -> Tuple[Optional[BoxMapping], str]:
+    """(mapping or None, where it came from). ``calibration``: ``auto`` (the run's own
+    ``calibration_<detector>.json``, else the shipped default, else None), ``none`` (raw boxes), ``default`` (the
+    shipped one) or a JSON path. The second item is the file or, for None, the reason."""
+    calibration = calibration or "auto"
     if calibration == "none":
-        return None
+        return None, "none (--calibration=none)"
     if calibration not in ("auto", "default"):
-        return load_mapping(calibration)
+        return load_mapping(calibration), os.path.normpath(calibration)
+    looked = []
     if calibration == "auto" and run:
         d = run if os.path.isdir(run) else os.path.dirname(os.path.abspath(run))
         p = run_calibration_path(d, detector)
         if os.path.isfile(p):
-            return load_mapping(p)
-    p = os.path.join(DEFAULTS_DIR, f"{detector}.json")
-    return load_mapping(p) if os.path.isfile(p) else None
+            return load_mapping(p, f"--calibration=auto: {p}"), p
+        looked.append(f"no {p}")
+    p = default_path(detector)
+    if os.path.isfile(p):
+        return load_mapping(p, f"--calibration={calibration}: {p}"), f"shipped default detect/defaults/{detector}.json"
+    looked.append("no shipped default")
+    return None, f"none: no calibration for detector {detector!r} ({', '.join(looked)})"
+
+
+def find_mapping(detector: str, run: Optional[str] = None, calibration: str = "auto") -> Optional[BoxMapping]:
+    """:func:`resolve_mapping` without the source."""
+    return resolve_mapping(detector, run, calibration)[0]
 
 
 # -------------------------------------------------------------------------------------------- fitting
