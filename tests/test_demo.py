@@ -41,6 +41,7 @@ def test_demo_uses_the_visible_test_crops_and_the_paper_defaults(tmp_path):
     assert sl.data.val == hmtl.data.val == "aflw2000_visible" == demo.TEST_SETS[0][0]
     assert (hmtl.ssl.task, hmtl.ssl.flag, hmtl.ssl.weight, hmtl.ssl.prob) == ("puzzle3x3", 3, 1.0, 1.0)
     assert sl.ssl.task == "none" and sl.seed == hmtl.seed and sl.epochs == hmtl.epochs == 8
+    assert sl.data.val_split == hmtl.data.val_split == 0.1  # the in-distribution block: held-out source faces
 
 
 @pytest.mark.slow
