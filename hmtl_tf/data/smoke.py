@@ -1,9 +1,10 @@
 """The smoke-scale data (SPEC section 1): synthetic heads in the four published layouts, prepared into shards.
 
-Made on first use under ``$HMTL_SMOKE_DIR/synthetic-<hash of the sizes>`` (default ``data/smoke``): ``raw/`` (what the generator writes, in
-the layouts of 300W-LP, AFLW2000, BIWI and ETH-XGaze) and ``shards/<dataset>/`` (what ``data_prep.prepare``
-writes). The same readers and converter as for the real datasets run on it, so the smoke scale exercises the whole
-code path. Generation is deterministic and guarded by a lock, so parallel runs share one copy.
+Made on first use under ``$HMTL_SMOKE_DIR/synthetic-<hash of the sizes>`` (default ``data/smoke``): ``raw/`` (what
+the generator writes, in the layouts of 300W-LP, AFLW2000, BIWI and ETH-XGaze) and ``shards/<dataset>/`` (what the
+converter, ``hmtl_tf.data.convert``, writes). The same readers and converter as for the real datasets run on it, so
+the smoke scale exercises the whole code path. Generation is deterministic and guarded by a lock, so parallel runs
+share one copy.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def smoke_dir() -> str:
 
 def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SIZES, progress: bool = True) -> str:
     """Generates (once) and prepares the synthetic datasets; returns the shard root for ``--data_root``."""
-    from data_prep.prepare import PREPARE_VERSION, prepare_dataset
+    from hmtl_tf.data.convert import PREPARE_VERSION, prepare_dataset
     from hmtl_tf.data.synthetic import write_datasets
 
     want = dict(asdict(sizes), prepare_version=PREPARE_VERSION)  # a new converter makes a new copy
@@ -77,7 +78,7 @@ def _prepare_visible(raw: str, shards: str, progress: bool) -> None:
     crops ~3x the face; at the demo's 64 px the head is then ~20 px wide, too small to read pitch and roll
     after a few hundred steps. The tables keep the reference (``hopenet``) crops.
     """
-    from data_prep.prepare import prepare_dataset
+    from hmtl_tf.data.convert import prepare_dataset
 
     if not _visible_ready(shards):
         prepare_dataset("aflw2000", raw, shards, progress=progress, crop_policy="visible", name="aflw2000_visible")
