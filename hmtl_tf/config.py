@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 import hmtl_tf.ssl.tasks  # noqa: F401  (registers the built-in SSL tasks)
+from hmtl_tf.data import datasets as dataset_registry
 from hmtl_tf.ssl import registry as ssl_registry
 
 HEADS = ("hopenet", "regression")
@@ -23,7 +24,6 @@ BACKBONES = ("resnet50", "resnet101", "resnet152", "resnet18", "resnet34")
 OPTIMIZERS = ("adabelief", "adam")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty", "geometric")
 CROP_POLICIES = ("hopenet", "visible", "boxes", "none")
-DATASETS = ("300w_lp", "aflw2000", "aflw2000_full", "biwi", "eth_xgaze")
 ANGLES3 = ("yaw", "pitch", "roll")
 ANGLES2 = ("yaw", "pitch")
 ANGLE_LIMIT = 99.0  # degrees; HopeNet bins span [-99, 99) and the +-99 filter (SPEC section 2)
@@ -65,9 +65,12 @@ def ssl_task_choices() -> Tuple[str, ...]:
 
 
 def __getattr__(name: str):
-    """``SSL_TASKS`` is read from the registry when asked, so a task registered later is a choice too."""
+    """``SSL_TASKS`` and ``DATASETS`` (the named sets of ``hmtl_tf.data.datasets``) are read from their registries
+    when asked, so a task or dataset registered later is a choice too."""
     if name == "SSL_TASKS":
         return ssl_task_choices()
+    if name == "DATASETS":
+        return dataset_registry.set_names()
     raise AttributeError(f"module 'hmtl_tf.config' has no attribute {name!r}")
 
 

@@ -95,11 +95,18 @@ def eval_sets(cfg: C.TrainConfig, train, val) -> List[EvalSet]:
     return out
 
 
+def training_angles(cfg: C.TrainConfig, train_dir: str) -> tuple:
+    """The run's angles that the training shards label (``hmtl_tf.data.datasets.shard_angles``): ETH-XGaze has
+    yaw and pitch only (Sec. 4.1), so roll is dropped there."""
+    from hmtl_tf.data.datasets import shard_angles
+
+    labelled = shard_angles(train_dir)
+    return tuple(a for a in cfg.model.angles if a in labelled)
+
+
 def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
-    """ETH-XGaze has yaw and pitch only (Sec. 4.1): drop roll when the training shards have no roll."""
-    summary = read_json(os.path.join(train_dir, "summary.json"), {}) or {}
-    if summary.get("has_roll") is False or os.path.basename(os.path.normpath(train_dir)) == "eth_xgaze":
-        cfg.model.angles = tuple(a for a in cfg.model.angles if a != "roll")
+    """Sets ``cfg.model.angles`` to :func:`training_angles` (pre-training's in-place resolution)."""
+    cfg.model.angles = training_angles(cfg, train_dir)
 
 
 # ----------------------------------------------------------------------------------------- callbacks

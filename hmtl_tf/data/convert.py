@@ -10,9 +10,9 @@ writes ``DIR/<dataset>/``: ``<split>-NNNNN-of-MMMMM.tfrecord`` (records.encode_e
 outer region, clipped to the image, is stored), a ``.ids.json`` sidecar per shard, ``manifest.csv`` (one row
 per source file and split), ``summary.json`` and ``prepare_config.json``.
 
-Splits: 300w_lp -> train (all eight subset folders, each counted in ``summary.json`` ``splits.train.subsets``:
-training chooses them, ``--w300lp_subsets``, without another conversion); aflw2000 -> test (|angles| <= 99:
-1,969 of 2,000) and test_full (all);
+Splits (each dataset's descriptor in ``hmtl_tf.data.datasets`` states them): 300w_lp -> train (all eight subset
+folders, each counted in ``summary.json`` ``splits.train.subsets``: training chooses them, ``--w300lp_subsets``,
+without another conversion); aflw2000 -> test (|angles| <= 99: 1,969 of 2,000) and test_full (all);
 biwi -> test (<= 99) plus p3_train / p3_test from the KD-OE box ``type`` (their protocol 3);
 eth_xgaze -> train, val (subjects 0108, 0109, 0111), test. BIWI may also be FSA-Net's pre-cropped npz
 (``--root=BIWI_noTrack.npz``, crop policy ``none``).
@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from hmtl_tf import angles
-from hmtl_tf.data import crops, records
+from hmtl_tf.data import crops, datasets, records
 from hmtl_tf.data.sample import DataError, RawSample
-from hmtl_tf.data.sources import biwi, get_reader
+from hmtl_tf.data.sources import get_reader
 from hmtl_tf.data.sources.boxes import BoxFile, load_boxes
 from hmtl_tf.data.sources.images import clip_box, encode_jpeg
 from hmtl_tf.rundir import disk_full, is_out_of_space
@@ -99,48 +99,54 @@ class Plan:
 
 
 # ----------------------------------------------------------------------------------------- sources
+# What differs between datasets (crop policies, box files, splits, the +-99 filter) is their descriptor's
+# (hmtl_tf.data.datasets); nothing below tests a dataset's name.
 
 def _policy(opts: Options, npz: bool) -> str:
-    fixed = opts.dataset == "eth_xgaze" or npz
-    policy = opts.crop_policy or ("none" if fixed else "hopenet")
+    d = datasets.get(opts.dataset)
+    fixed = bool(d.precropped) or npz
+    policy = opts.crop_policy or ("none" if fixed else d.default_crop_policy)
     if fixed and policy != "none":
-        raise DataError(f"--crop_policy={policy}: {'FSA-Net npz images' if npz else 'ETH-XGaze patches'} "
+        raise DataError(f"--crop_policy={policy}: {'FSA-Net npz images' if npz else d.precropped} "
                         f"are already face crops, expected none")
-    if not fixed and policy not in ("hopenet", "visible", "boxes"):
-        raise DataError(f"--crop_policy={policy!r}: expected hopenet, visible or boxes")
+    if not fixed and policy not in d.crop_policies:
+        raise DataError(f"--crop_policy={policy!r}: expected {', '.join(d.crop_policies[:-1])} or "
+                        f"{d.crop_policies[-1]}")
     return policy
 
 
 def _boxes(opts: Options, base: str, npz: bool) -> Optional[BoxFile]:
     if opts.boxes:
         return load_boxes(opts.boxes)
-    if opts.dataset == "biwi" and not npz:
-        for cand in (os.path.join(opts.root, "BIWI.json"), os.path.join(os.path.dirname(base), "BIWI.json")):
+    d = datasets.get(opts.dataset)
+    if d.boxes_file and not npz:
+        for cand in (os.path.join(opts.root, d.boxes_file), os.path.join(os.path.dirname(base), d.boxes_file)):
             if os.path.isfile(cand):
                 return load_boxes(cand)
-        raise DataError("BIWI needs face boxes: --boxes=... (KD-OE BIWI.json, a Dockerface folder or a CSV; "
-                        f"default {os.path.join(opts.root, 'BIWI.json')} not found)")
+        raise DataError(f"{d.label} needs face boxes: --boxes=... (KD-OE {d.boxes_file}, a Dockerface folder or a "
+                        f"CSV; default {os.path.join(opts.root, d.boxes_file)} not found)")
     return None
 
 
+def _is_npz(opts: Options) -> bool:
+    """``--root`` is a pre-cropped npz file its reader can read (FSA-Net's BIWI_noTrack.npz: ``iter_npz``)."""
+    return (hasattr(get_reader(opts.dataset), "iter_npz") and opts.root.endswith(".npz")
+            and os.path.isfile(opts.root))
+
+
 def _samples(opts: Options, base: str, npz: bool, boxes, on_error):
+    reader = get_reader(opts.dataset)
     if npz:
-        it = biwi.iter_npz(opts.root)
+        it = reader.iter_npz(opts.root)
     else:
-        it = get_reader(opts.dataset).iter_samples(opts.root, boxes=boxes, on_error=on_error)
+        it = reader.iter_samples(opts.root, boxes=boxes, on_error=on_error)
     return itertools.islice(it, opts.limit) if opts.limit > 0 else it
 
 
 def _out_splits(sample: RawSample) -> List[Tuple[str, bool]]:
-    """[(output split, +-max_angle filter applies)] of one sample (module docstring)."""
-    if sample.dataset == "aflw2000":
-        return [("test", True), ("test_full", False)]
-    if sample.dataset == "biwi":
-        p3 = sample.extra.get("protocol3")
-        return [("test", True)] + ([(f"p3_{p3}", True)] if p3 in ("train", "test") else [])
-    if sample.dataset == "eth_xgaze":
-        return [(sample.split, False)]
-    return [("train", True)]
+    """[(output split, +-max_angle filter applies)] of one sample: its descriptor's split rule (module docstring)."""
+    d = datasets.get(sample.dataset)
+    return [(split, split in d.filtered) for split in d.split_rule(sample)]
 
 
 def _crop(sample: RawSample, policy: str, split: str, image_size=None) -> crops.CropSpec:
@@ -190,8 +196,8 @@ def make_plan(opts: Options, base: str, npz: bool, policy: str, boxes) -> Plan:
                     spec = _crop(sample, policy, split)
                     row.box = spec.box()
                 except ValueError as exc:
-                    row.reason = "no_box" if sample.box is None and (policy == "boxes" or sample.dataset == "biwi") \
-                        else "no_landmarks"
+                    from_box = policy == "boxes" or datasets.get(sample.dataset).crop_from_box
+                    row.reason = "no_box" if sample.box is None and from_box else "no_landmarks"
                     row.error = f"{row.file}: {first_line(exc)}"
             if not row.reason and filtered and opts.max_angle > 0 and not angles.within_limit(ypr, opts.max_angle):
                 row.reason = "out_of_range"
@@ -454,7 +460,7 @@ def summary_dict(opts: Options, policy: str, boxes, plan: Plan, layout) -> dict:
         s = splits.setdefault(r.split or "(unlisted)", {"kept": 0, "skipped": {}, "shards": []})
         if r.kept:
             s["kept"] += 1
-            if opts.dataset == "300w_lp":  # per subset folder: the pipeline's --w300lp_subsets count
+            if datasets.get(opts.dataset).subset_counts:  # per subset folder: the pipeline's --w300lp_subsets count
                 subset = r.source_id.split("/", 1)[0]
                 counts = s.setdefault("subsets", {})
                 counts[subset] = counts.get(subset, 0) + 1
@@ -530,7 +536,7 @@ def _validate(opts: Options) -> None:
 def run(opts: Options) -> dict:
     """Converts one dataset; returns the summary (``{"status": "missing"}`` with --skip_missing)."""
     _validate(opts)
-    npz = opts.dataset == "biwi" and opts.root.endswith(".npz") and os.path.isfile(opts.root)
+    npz = _is_npz(opts)
     found = os.path.dirname(os.path.abspath(opts.root)) if npz else get_reader(opts.dataset).find_root(opts.root)
     if found is None:
         msg = f"{opts.dataset}: not found under {opts.root}"
