@@ -287,6 +287,26 @@ def apply_overrides(cfg: TrainConfig, overrides: Dict[str, Any]) -> TrainConfig:
     return cfg
 
 
+SECTIONS = ("data", "model", "ssl", "optim", "mnn")
+
+
+def replace_fields(cfg: TrainConfig, changes: Dict[str, Any]) -> TrainConfig:
+    """A new TrainConfig: ``cfg`` with ``{"section.field": value}`` changes (``"run"`` for top-level fields), built
+    with ``dataclasses.replace`` section by section, so the result shares no section with ``cfg`` and ``cfg`` itself
+    is left as it was (train.run resolves its derived fields this way before writing config.json)."""
+    top: Dict[str, Any] = {}
+    per_section: Dict[str, Dict[str, Any]] = {s: {} for s in SECTIONS}
+    for key, value in changes.items():
+        section, _, name = key.rpartition(".")
+        fields = {f.name for f in dataclasses.fields(getattr(cfg, section))} if section in SECTIONS else \
+            {f.name for f in dataclasses.fields(cfg)} - set(SECTIONS) if not section else set()
+        if name not in fields:
+            raise ConfigError(f"unknown config field {key!r}")
+        (per_section[section] if section else top)[name] = value
+    sections = {s: dataclasses.replace(getattr(cfg, s), **per_section[s]) for s in SECTIONS}
+    return dataclasses.replace(cfg, **sections, **top)
+
+
 def min_input_size(flag: int) -> int:
     """Smallest input whose tap at ``flag`` is at least 2x2 (strides 4, 8, 16, 32 for flags 1-4)."""
     return 2 * (2 ** (flag + 1))
