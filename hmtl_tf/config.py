@@ -307,6 +307,50 @@ def replace_fields(cfg: TrainConfig, changes: Dict[str, Any]) -> TrainConfig:
     return dataclasses.replace(cfg, **sections, **top)
 
 
+def field_defaults() -> Dict[str, Any]:
+    """``{"section.field": default}`` of every TrainConfig field (top-level fields without a section)."""
+    out: Dict[str, Any] = {}
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in SECTIONS:
+            out.update({f"{f.name}.{g.name}": _default(g) for g in dataclasses.fields(f.default_factory)})
+        else:
+            out[f.name] = _default(f)
+    return out
+
+
+def _default(f: dataclasses.Field):
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default`` (an int is taken for a float, a list for a tuple); ConfigError else."""
+    if isinstance(default, tuple):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{key}={value!r}: expected a tuple")
+        return tuple(_typed(f"{key}[{i}]", v, default[0] if default else "") for i, v in enumerate(value))
+    kind = bool if isinstance(default, bool) else type(default)
+    ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: expected {kind.__name__}")
+    return value
+
+
+def check_overrides(overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """``{"section.field": value}`` checked against the dataclasses: each key a TrainConfig field, each value of its
+    field's type (bool, int, float, str, a tuple of the default's kind); returns them normalised (an int given for a
+    float is a float, a list a tuple), in order. A misspelt field or a wrong type is a ConfigError naming it (the
+    experiment rows check theirs when they are built, so a typo fails at import)."""
+    defaults = field_defaults()
+    out: Dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in defaults:
+            raise ConfigError(f"unknown config field {key!r}")
+        out[key] = _typed(key, value, defaults[key])
+    return out
+
+
 def min_input_size(flag: int) -> int:
     """Smallest input whose tap at ``flag`` is at least 2x2 (strides 4, 8, 16, 32 for flags 1-4)."""
     return 2 * (2 ** (flag + 1))
