@@ -184,8 +184,8 @@ def _method(key: str, label: str, backbone: str, aflw: Paper, biwi: Paper, run: 
     for dataset, paper in zip(DATASETS, (aflw, biwi)):
         entry = f"{dataset}_oe{ensemble.replace(',', '_')}" if ensemble else dataset
         rows.append(KDRow(key=f"{key}.{dataset}", method=label, paper=paper, run=run, overrides=overrides or {},
-                          distill=distill or {}, evaluate=entry, columns=(("Backbone", backbone),), note=note, dataset=dataset,
-                          ensemble=ensemble, teacher=teacher, group=key))
+                          distill=distill or {}, evaluate=entry, columns=(("Backbone", backbone),), note=note,
+                          dataset=dataset, ensemble=ensemble, teacher=teacher, group=key))
     return rows
 
 

@@ -76,7 +76,7 @@ def test_every_rows_command_reads_back_to_its_config(scale):
 
 
 def test_distill_flag_types_are_distills():
-    """The student rows' typed ``hmtl_tf.distill`` flags (kdoe.DISTILL_FLAGS) are flags distill defines, of its types."""
+    """The student rows' typed ``hmtl_tf.distill`` flags (kdoe.DISTILL_FLAGS) are distill's flags, of its types."""
     import pathlib
     import re
 
