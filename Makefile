@@ -44,7 +44,8 @@ synthetic: $(STAMP)
 	$(PYTHON) -m data_prep.make_synthetic --out=data/synthetic
 
 data: $(STAMP)
-	for ds in 300w_lp aflw2000 biwi eth_xgaze; do \
+	sources=$$($(PYTHON) -m hmtl_tf.data.datasets) || exit 1; \
+	for ds in $$sources; do \
 	  $(PYTHON) -m data_prep.prepare --dataset=$$ds --root=$(DATA_ROOT) --out=$(DATA_OUT) --skip_missing || exit 1; \
 	done
 

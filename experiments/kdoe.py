@@ -68,14 +68,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from experiments import report as R
 from experiments import rows as _rows
 from experiments import runner
 from experiments.plan import Job, plan_jobs
-from experiments.rows import SMOKE_EPOCHS, SMOKE_MAX_TRAIN, Paper, Row, command_text, flags, merge
+from experiments.rows import SMOKE_EPOCHS, SMOKE_MAX_TRAIN, Overrides, Paper, Row, command_text
+from hmtl_tf.cli import flag_text
+from hmtl_tf.config import ConfigError
 
 SMOKE_BATCH = getattr(_rows, "SMOKE_BATCH", 8)    # the stage-1 rows' smoke batch (distill's smoke default: 8)
 
@@ -87,7 +89,13 @@ PAPER_ORDER = ("pitch", "yaw", "roll", "mean")    # their column order (pitch, y
 KDOE_DATA_ROOT = "data/shards_kdoe"               # shards prepared with --crop_policy=boxes (their YOLOv5 boxes)
 ENSEMBLE = (15, 5)                                # their best (K, d), §5.3
 SMOKE_DISTILL_SAMPLES = 64                        # 300W-LP images per smoke distillation (x2 views x 49 crops)
-SMOKE_DROP = ("epochs", "batch_size", "init", "crop_policy", "lr_drops")  # paper-only flags (smoke: its defaults)
+# paper-only settings (smoke: the scale's defaults): stage 1's config fields, the students' distill flags
+SMOKE_DROP = ("epochs", "batch_size", "model.init", "data.crop_policy", "optim.lr_drops")
+DISTILL_SMOKE_DROP = ("epochs", "batch_size", "init")
+# The types of the ``hmtl_tf.distill`` flags a student row sets (its own flags, not TrainConfig fields;
+# tests/test_kdoe_experiments.py checks them against distill's flag definitions).
+DISTILL_FLAGS = {"student": str, "init": str, "K": int, "d": int, "teacher_mode": str, "epochs": int, "lr": float,
+                 "batch_size": int, "steps_per_epoch": int, "max_train_samples": int, "flip": bool, "rotate": bool}
 TEACHER_RUN = "kdoe_r50"
 
 
@@ -98,27 +106,43 @@ def their(pitch: float, yaw: float, roll: float, avg: float) -> Paper:
 
 @dataclass(frozen=True)
 class KDRow(Row):
-    """A Table 5 row on one test set. ``teacher``: the stage-1 run a student distils from (``hmtl_tf.distill``;
-    empty = ``hmtl_tf.train``); ``ensemble`` "K,d": evaluated as the offset ensemble (``evaluate --ensemble``)."""
+    """A Table 5 row on one test set. ``teacher``: the stage-1 run a student distils from (``hmtl_tf.distill``, with
+    the typed ``distill`` flags; empty = ``hmtl_tf.train``, with the row's ``overrides``); ``ensemble`` "K,d":
+    evaluated as the offset ensemble (``evaluate --ensemble``)."""
 
     dataset: str = "aflw2000"
     ensemble: str = ""
     teacher: str = ""
     data_root: str = KDOE_DATA_ROOT
     group: str = ""                       # the method's key (one line of the report per group)
+    distill: Dict[str, Any] = field(default_factory=dict, hash=False)  # hmtl_tf.distill flags (DISTILL_FLAGS)
 
-    def _flags(self, scale: str, extra: Sequence[Tuple[str, str]] = ()) -> Tuple[Tuple[str, str], ...]:
-        fl = tuple((k, v) for k, v in self.flags if scale != "smoke" or k not in SMOKE_DROP)
-        return fl + tuple(extra)
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "distill", distill_flags(self.distill, self.key))
+
+    @property
+    def flags(self):
+        if self.teacher:
+            return tuple((k, flag_text(v)) for k, v in self.distill.items())
+        return Row.flags.fget(self)
+
+    def train_overrides(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> Overrides:
+        """Stage 1 at ``scale``: the paper-only settings dropped at smoke scale, the boxes' shards at paper scale,
+        then what every row adds (Row: the smoke epochs / 300W-LP sample count)."""
+        ov = {k: v for k, v in self.overrides.items() if scale != "smoke" or k not in SMOKE_DROP}
+        if scale == "paper":
+            ov["data.data_root"] = self.data_root
+        return Row.train_overrides(replace(self, overrides=ov), runs_dir, scale, subjects)
 
     def train_argv(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> List[str]:
-        if not self.teacher:  # stage 1: hmtl_tf.train (Row adds the smoke epochs / 300W-LP sample count)
-            extra = (("data_root", self.data_root),) if scale == "paper" else ()
-            return Row.train_argv(replace(self, flags=self._flags(scale, extra)), runs_dir, scale, subjects)
-        extra = (("epochs", str(SMOKE_EPOCHS)), ("batch_size", str(SMOKE_BATCH)),
-                 ("max_train_samples", str(SMOKE_DISTILL_SAMPLES))) if scale == "smoke" else ()
+        if not self.teacher:  # stage 1: hmtl_tf.train
+            return Row.train_argv(self, runs_dir, scale, subjects)
+        fl = {k: v for k, v in self.distill.items() if scale != "smoke" or k not in DISTILL_SMOKE_DROP}
+        if scale == "smoke":
+            fl.update(epochs=SMOKE_EPOCHS, batch_size=SMOKE_BATCH, max_train_samples=SMOKE_DISTILL_SAMPLES)
         args = [f"--teacher={os.path.join(runs_dir, scale, self.teacher)}", f"--run={self.run_dir(runs_dir, scale)}",
-                f"--scale={scale}"] + [f"--{k}={v}" for k, v in self._flags(scale, extra)]
+                f"--scale={scale}"] + [f"--{k}={flag_text(v)}" for k, v in fl.items()]
         return [sys.executable, "-m", "hmtl_tf.distill"] + args
 
     def eval_argv(self, runs_dir: str, scale: str) -> List[str]:
@@ -127,31 +151,48 @@ class KDRow(Row):
         return argv + ([f"--ensemble={self.ensemble}"] if self.ensemble else [])
 
 
+def distill_flags(fl: Dict[str, Any], key: str = "") -> Dict[str, Any]:
+    """A student row's ``hmtl_tf.distill`` flags checked against DISTILL_FLAGS (known names, their types; an int is
+    taken for a float); ConfigError naming the row and the flag otherwise."""
+    out = {}
+    for name, value in fl.items():
+        kind = DISTILL_FLAGS.get(name)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is None or not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            what = "unknown flag of hmtl_tf.distill" if kind is None else f"expected {kind.__name__}, got {value!r}"
+            raise ConfigError(f"row {key!r}: --{name}: {what}")
+        out[name] = value
+    return out
+
+
 # Stage 1 (§5.2): ResNet50 (ImageNet), Adam 1e-4 constant, 100 epochs, batch 128, flip + rotation ±15° (§4.3).
-STAGE1 = flags(family="kdoe", train="300w_lp", val="aflw2000", backbone="resnet50", init="imagenet",
-               crop_policy="boxes", optimizer="adam", lr=1e-4, schedule="constant", epochs=100, batch_size=128,
-               flip="true", rotate_deg=15, aug_set="kdoe", w300lp_subsets="all")  # §4.1: "contains 122450 images"
+STAGE1: Overrides = {"model.family": "kdoe", "data.train": "300w_lp", "data.val": "aflw2000",
+                     "model.backbone": "resnet50", "model.init": "imagenet", "data.crop_policy": "boxes",
+                     "optim.optimizer": "adam", "optim.lr": 1e-4, "optim.schedule": "constant", "epochs": 100,
+                     "batch_size": 128, "data.flip": True, "data.rotate_deg": 15.0, "data.aug_set": "kdoe",
+                     "data.w300lp_subsets": ("all",)}  # §4.1: "contains 122450 images"
 # Stage 2 (§5.3): one bin-1 head, (0.05 CE + KL(ensemble || student)) / 2, Adam 3e-4, 100 epochs, batch 128.
-STAGE2 = flags(student="resnet50", K=ENSEMBLE[0], d=ENSEMBLE[1], teacher_mode="stored", init="imagenet", lr=3e-4,
-               epochs=100, batch_size=128)
+STAGE2 = {"student": "resnet50", "K": ENSEMBLE[0], "d": ENSEMBLE[1], "teacher_mode": "stored", "init": "imagenet",
+          "lr": 3e-4, "epochs": 100, "batch_size": 128}
 NO_IMAGENET = "ResNet18/34: random init (no Keras ImageNet file; theirs: ImageNet)"
 
 
-def _method(key: str, label: str, backbone: str, aflw: Paper, biwi: Paper, run: str, fl=(), ensemble: str = "",
-            teacher: str = "", note: str = "") -> List[KDRow]:
+def _method(key: str, label: str, backbone: str, aflw: Paper, biwi: Paper, run: str, overrides=None,
+            ensemble: str = "", teacher: str = "", distill=None, note: str = "") -> List[KDRow]:
     rows = []
     for dataset, paper in zip(DATASETS, (aflw, biwi)):
         entry = f"{dataset}_oe{ensemble.replace(',', '_')}" if ensemble else dataset
-        rows.append(KDRow(key=f"{key}.{dataset}", method=label, paper=paper, run=run, flags=tuple(fl),
-                          evaluate=entry, columns=(("Backbone", backbone),), note=note, dataset=dataset,
-                          ensemble=ensemble, teacher=teacher, group=key))
+        rows.append(KDRow(key=f"{key}.{dataset}", method=label, paper=paper, run=run, overrides=overrides or {},
+                          distill=distill or {}, evaluate=entry, columns=(("Backbone", backbone),), note=note,
+                          dataset=dataset, ensemble=ensemble, teacher=teacher, group=key))
     return rows
 
 
 def _student(n: int, aflw: Paper, biwi: Paper) -> List[KDRow]:
     init = "random" if n in (18, 34) else "imagenet"
     return _method(f"kd_r{n}", f"KD-ResNet{n}", f"ResNet{n}", aflw, biwi, f"kdoe_kd_r{n}",
-                   merge(STAGE2, student=f"resnet{n}", init=init), teacher=TEACHER_RUN,
+                   teacher=TEACHER_RUN, distill={**STAGE2, "student": f"resnet{n}", "init": init},
                    note=NO_IMAGENET if init == "random" else "")
 
 

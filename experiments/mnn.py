@@ -43,7 +43,7 @@ from typing import Dict, List, Optional, Sequence
 from experiments import report as R
 from experiments import runner
 from experiments.plan import Job, plan_jobs, select_rows
-from experiments.rows import Paper, Row, flags, merge
+from experiments.rows import Overrides, Paper, Row
 from hmtl_tf.cli import config_from_args
 
 TABLE = "MNN"
@@ -53,11 +53,12 @@ THEIR_NME = 2.77     # their Table 6: MNN (without OR) on AFLW2000-3D, full set
 ANGLES = ("yaw", "pitch", "roll")
 
 VAL_SPLIT = 0.1      # their Sec. 4.2: 90 % train / 10 % validation of the training set
-MNN_BASE = flags(family="mnn", train="300w_lp", val="aflw2000", val_split=VAL_SPLIT, selection="best_heldout",
-                 image_size=256, optimizer="adam", lr=1e-3, schedule="constant", epochs=100, batch_size=32,
-                 flip="true", aug_level=0, mnn_augment="true")
+MNN_BASE: Overrides = {"model.family": "mnn", "data.train": "300w_lp", "data.val": "aflw2000",
+                       "data.val_split": VAL_SPLIT, "selection": "best_heldout", "data.image_size": 256,
+                       "optim.optimizer": "adam", "optim.lr": 1e-3, "optim.schedule": "constant", "epochs": 100,
+                       "batch_size": 32, "data.flip": True, "data.aug_level": 0, "mnn.augment": True}
 PRE = Row(key="mnn_pre", method="MNN landmark pre-training", paper=Paper(None, None, None, None), run="mnn_pre",
-          flags=merge(MNN_BASE, tasks="landmarks"))
+          overrides={**MNN_BASE, "model.tasks": "landmarks"})
 # Their Table 2, MNN row (the Pre+Sym model): AFLW2000-3D and Biwi.
 THEIRS = {"aflw2000": Paper(3.34, 4.69, 3.48, 3.83), "biwi": Paper(3.98, 4.61, 2.39, 3.66)}
 NONE = Paper(None, None, None, None)
@@ -73,7 +74,7 @@ def _rows() -> List[Row]:
         for dataset, title in TEST_SETS.items():
             selected = name == "Pre+Sym"
             rows.append(Row(key=f"{key}.{dataset}", method=f"MNN {name}", paper=THEIRS[dataset] if selected else NONE,
-                            run=key, flags=merge(MNN_BASE, tasks=tasks), evaluate=dataset,
+                            run=key, overrides={**MNN_BASE, "model.tasks": tasks}, evaluate=dataset,
                             init_run=PRE if pre else None, columns=(("Strategy", name), ("Test set", title)),
                             note=f"their Table 1 mean MAE (5 landmark data sets): {table1}"
                                  + ("; their Table 2 MNN row" if selected else "")))

@@ -1,22 +1,27 @@
 """The vocabulary of the experiment tables: a paper number, a pre-training job, a table row (big_vision /
 solo-learn style: one small config per row, stating the paper's numbers and the exact command).
 
-A row's ``flags`` are the ``hmtl_tf.train`` flags of the paper protocol (SPEC section 5). The smoke scale runs the
-same command with ``--scale=smoke`` and CPU-tiny epochs / batch / data (``SMOKE_*`` below, SPEC section 1).
+A row's ``overrides`` are typed config changes of the paper protocol (SPEC section 5): ``{"section.field": value}``
+of ``hmtl_tf.config.TrainConfig``, checked against the dataclasses when the row is built (a misspelt field or a wrong
+type fails at import), from which its ``hmtl_tf.train`` command is derived (``hmtl_tf.cli.argv_from_overrides``).
+The smoke scale runs the same command with ``--scale=smoke`` and CPU-tiny epochs / batch / data (``SMOKE_*`` below,
+SPEC section 1).
 Rows that share a ``run`` name share one trained run (Table 3 evaluates Table 2's runs on BIWI; Tables 4 and 5
 re-use Table 2's SL and HMTL runs; Table 2's starred rows are their twins' runs on all 2,000 AFLW2000 images).
-Every run reports its final epoch unless its flags name another ``--selection`` (SPEC 8).
+Every run reports its final epoch unless its overrides name another ``selection`` (SPEC 8).
 """
 from __future__ import annotations
 
 import os
 import shlex
 import sys
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hmtl_tf.cli import config_from_args
-from hmtl_tf.config import SMOKE_ROW, TrainConfig
+from hmtl_tf.cli import argv_from_overrides, flag_pairs
+from hmtl_tf.config import SMOKE_ROW, ConfigError, TrainConfig, check_overrides, make_config
+
+Overrides = Dict[str, Any]  # {"section.field": value} of TrainConfig ("epochs" for top-level fields)
 
 SCALES = ("paper", "smoke")
 # The smoke scale is defined once, in hmtl_tf.config (SMOKE_OVERRIDES + the SMOKE_ROW budgets); names kept here.
@@ -100,7 +105,7 @@ class Row:
     method: str
     paper: Paper
     run: Optional[str] = None
-    flags: Tuple[Tuple[str, str], ...] = ()
+    overrides: Overrides = field(default_factory=dict, hash=False)  # the paper-scale TrainConfig changes
     evaluate: str = "aflw2000"               # the metrics.json entry (``hmtl_tf.evaluate --dataset``) reported
     pretrain: Optional[Pretrain] = None      # --init=<its backbone file>
     init_file: str = ""                      # --initial_weights=<runs>/<scale>/init/<init_file> (Table 6)
@@ -110,9 +115,17 @@ class Row:
     curve: str = ""                          # figure role: sl / hmtl / wo_sshs (Figs. 6-8)
     note: str = ""
 
+    def __post_init__(self):
+        object.__setattr__(self, "overrides", row_overrides(self.overrides, self.key))
+
     @property
     def is_literature(self) -> bool:
         return self.run is None
+
+    @property
+    def flags(self) -> Tuple[Tuple[str, str], ...]:
+        """The ``hmtl_tf.train`` flags of the overrides, ``(name, text)`` as on the command line (paper scale)."""
+        return tuple(flag_pairs(self.overrides))
 
     def flag_dict(self) -> Dict[str, str]:
         return dict(self.flags)
@@ -120,34 +133,41 @@ class Row:
     def run_dir(self, runs_dir: str, scale: str) -> str:
         return os.path.join(runs_dir, scale, self.run or "")
 
-    def train_argv(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> List[str]:
-        """The ``hmtl_tf.train`` command of this row at ``scale`` (``subjects``: smoke-scale ids)."""
-        fl = self.flag_dict()
+    def train_overrides(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> Overrides:
+        """The row's overrides at ``scale``: its subjects (``subjects``: smoke-scale ids), initial weights and, at
+        smoke scale, the row budgets of ``SMOKE_ROW`` in place of the paper's epochs, LR drops and image size."""
+        ov = dict(self.overrides)
         if self.subjects:
-            ids = list(subjects) if scale == "smoke" else list(PAPER_SUBJECTS[: self.subjects])
-            fl["subjects"] = ",".join(ids)
+            ov["data.subjects"] = tuple(subjects) if scale == "smoke" else PAPER_SUBJECTS[: self.subjects]
         if self.pretrain is not None:
-            fl["init"] = self.pretrain.out(runs_dir, scale)
+            ov["model.init"] = self.pretrain.out(runs_dir, scale)
         if self.init_run is not None:
-            fl["init"] = os.path.join(self.init_run.run_dir(runs_dir, scale), "best.weights.h5")
+            ov["model.init"] = os.path.join(self.init_run.run_dir(runs_dir, scale), "best.weights.h5")
         if self.init_file:
-            fl["initial_weights"] = os.path.join(runs_dir, scale, "init", self.init_file)
+            ov["initial_weights"] = os.path.join(runs_dir, scale, "init", self.init_file)
         if scale == "smoke":
-            for k in ("epochs", "lr_drops", "image_size"):  # the smoke scale's own (64 px)
-                fl.pop(k, None)
-            fl["epochs"] = str(SMOKE_EPOCHS)
-            fl["batch_size"] = str(SMOKE_BATCH)
-            if "warmup_epochs" in fl:
-                fl["warmup_epochs"] = str(SMOKE_WARMUP)
-            if fl.get("train") == "300w_lp":
-                fl["max_train_samples"] = str(SMOKE_MAX_TRAIN)
-        args = [f"--run={self.run_dir(runs_dir, scale)}", f"--scale={scale}"] + [f"--{k}={v}" for k, v in fl.items()]
-        return [sys.executable, "-m", "hmtl_tf.train"] + args
+            for k in ("epochs", "optim.lr_drops", "data.image_size"):  # the smoke scale's own (64 px)
+                ov.pop(k, None)
+            ov["epochs"] = SMOKE_EPOCHS
+            ov["batch_size"] = SMOKE_BATCH
+            if "optim.warmup_epochs" in ov:
+                ov["optim.warmup_epochs"] = SMOKE_WARMUP
+            if ov.get("data.train") == "300w_lp":
+                ov["data.max_train_samples"] = SMOKE_MAX_TRAIN
+        return ov
+
+    def train_argv(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> List[str]:
+        """The ``hmtl_tf.train`` command of this row at ``scale``: ``--run``, ``--scale``, then the flags of
+        :meth:`train_overrides`."""
+        args = [f"--run={self.run_dir(runs_dir, scale)}", f"--scale={scale}"]
+        return [sys.executable, "-m", "hmtl_tf.train"] + args + argv_from_overrides(
+            self.train_overrides(runs_dir, scale, subjects))
 
     def config(self, runs_dir: str, scale: str, subjects: Sequence[str] = ()) -> TrainConfig:
-        """The validated TrainConfig that ``hmtl_tf.train`` builds from this row's command at ``scale`` (no
-        training; a misspelt flag or a bad value raises ConfigError naming it)."""
-        return config_from_args(self.train_argv(runs_dir, scale, subjects)[3:]).validate()
+        """The validated TrainConfig of this row at ``scale`` (what its command makes ``hmtl_tf.train`` build; no
+        training): a bad value raises ConfigError naming it."""
+        ov = self.train_overrides(runs_dir, scale, subjects)
+        return make_config(scale, {**ov, "run": self.run_dir(runs_dir, scale)}).validate()
 
     def eval_argv(self, runs_dir: str, scale: str) -> List[str]:
         return [sys.executable, "-m", "hmtl_tf.evaluate", f"--run={self.run_dir(runs_dir, scale)}",
@@ -159,15 +179,17 @@ def command_text(argv: Sequence[str]) -> str:
     return " ".join(["python"] + [shlex.quote(a) for a in argv[1:]])
 
 
-def flags(**kw) -> Tuple[Tuple[str, str], ...]:
-    """Flag tuple from keywords (values as written on the command line)."""
-    return tuple((k, str(v)) for k, v in kw.items())
-
-
-def merge(base: Tuple[Tuple[str, str], ...], **kw) -> Tuple[Tuple[str, str], ...]:
-    d = dict(base)
-    d.update({k: str(v) for k, v in kw.items()})
-    return tuple(d.items())
+def row_overrides(overrides: Overrides, key: str = "") -> Overrides:
+    """A row's overrides checked against the TrainConfig dataclasses (``config.check_overrides``: known fields, their
+    types) and normalised; ``run`` and ``scale`` are the row's run name and the scale, never overrides. ConfigError
+    naming the row and the field otherwise."""
+    bad = [k for k in overrides if k in ("run", "scale")]
+    try:
+        if bad:
+            raise ConfigError(f"{bad[0]!r} is set by the row's run name / the scale, not by its overrides")
+        return check_overrides(overrides)
+    except ConfigError as e:
+        raise ConfigError(f"row {key!r}: {e}" if key else str(e)) from None
 
 
 COLUMN_NAMES = {"Pre_train_weights": "Pre-train weights", "Encoder_pre_training": "Encoder pre-training"}
@@ -178,9 +200,12 @@ def cols(**kw) -> Tuple[Tuple[str, str], ...]:
     return tuple((COLUMN_NAMES.get(k, k.replace("_", " ")), str(v)) for k, v in kw.items())
 
 
-# Set-ups of SPEC section 5.
-ETH_BASE = flags(train="eth_xgaze", val="eth_xgaze", head="regression", angles="yaw,pitch", dropout=0.4,
-                 epochs=110, lr=1e-3, schedule="step", lr_drops="30,40", ssl_weight=1)
+# Set-ups of SPEC section 5 (checked when a row using them is built).
+ETH_BASE: Overrides = {"data.train": "eth_xgaze", "data.val": "eth_xgaze", "model.head": "regression",
+                       "model.angles": ("yaw", "pitch"), "model.dropout": 0.4, "epochs": 110, "optim.lr": 1e-3,
+                       "optim.schedule": "step", "optim.lr_drops": (30, 40), "ssl.weight": 1.0}
 # 300W-LP rows: AFLW2000 reduced (--val, reported) and full (--extra_test: the starred rows, Fig. 6) per run.
-W300_BASE = flags(train="300w_lp", val="aflw2000", extra_test="aflw2000_full", head="hopenet", bin_size=3, alpha=2,
-                  dropout=0.5, epochs=110, lr=1e-3, schedule="step", lr_drops="20,100", ssl_weight=50, flag=3)
+W300_BASE: Overrides = {"data.train": "300w_lp", "data.val": "aflw2000", "data.extra_test": ("aflw2000_full",),
+                        "model.head": "hopenet", "model.bin_size": 3, "model.alpha": 2.0, "model.dropout": 0.5,
+                        "epochs": 110, "optim.lr": 1e-3, "optim.schedule": "step", "optim.lr_drops": (20, 100),
+                        "ssl.weight": 50.0, "ssl.flag": 3}

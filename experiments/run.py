@@ -24,9 +24,10 @@ from experiments import report as R
 from experiments import runner
 from experiments.plan import DEFAULT_DATA_ROOT, TABLES, Job, plan_jobs, select_rows, table_module
 from experiments.rows import SCALES, Row
+from hmtl_tf.data import datasets
 
 CommandRunner = Callable[[List[str], str], int]  # (argv, log path) -> return code
-EVAL_TABLES = {"biwi": (3,), "aflw2000": (2, 4, 5), "aflw2000_full": (2,), "eth_xgaze": (1, 6)}
+EVAL_TABLES = datasets.eval_tables()  # named set -> the tables reporting it (hmtl_tf.data.datasets)
 
 
 def subprocess_runner(argv: List[str], log_path: str) -> int:
@@ -190,7 +191,7 @@ def evaluate_all(dataset: str, scale: str, runs_dir: str, results_dir: str, runn
     for run_dir in finished_runs(runs_dir, scale):
         with open(os.path.join(run_dir, "config.json")) as f:
             angles = json.load(f).get("model", {}).get("angles", [])
-        if dataset in ("eth_xgaze",) or "roll" in angles:
+        if set(datasets.set_angles(dataset)) <= set(angles):  # ETH-XGaze (no roll): every run; else 3-angle runs
             jobs.append(Job("evaluate", f"eval/{os.path.basename(run_dir)}/{dataset}",
                             [sys.executable, "-m", "hmtl_tf.evaluate", f"--run={run_dir}", f"--dataset={dataset}"],
                             os.path.join(run_dir, "metrics.json"), entry=dataset))

@@ -44,19 +44,19 @@ Commands (paper scale; ``python -m experiments.run --table=1 --print_commands`` 
     python -m hmtl_tf.train --run=runs/paper/t1_sl --scale=paper --train=eth_xgaze --val=eth_xgaze --head=regression --angles=yaw,pitch --dropout=0.4 --epochs=110 --lr=0.001 --schedule=step --lr_drops=30,40 --ssl_weight=1 --aug_set=table1 --ssl=none --subjects=subject0000
     python -m hmtl_tf.evaluate --run=runs/paper/t1_sl --dataset=eth_xgaze
 """
-from experiments.rows import ETH_BASE, Paper, Row, cols, merge
+from experiments.rows import ETH_BASE, Paper, Row, cols
 
 TABLE = 1
 TITLE = "MAE of yaw and pitch per SSL task and flag on ETH-XGaze (1 training subject)"
 COLUMNS = ("Flag",)
 ANGLES = ("yaw", "pitch")
-BASE = merge(ETH_BASE, aug_set="table1")  # "random zooming, random hue" (Sec. 4.1): no contrast, no flip
+BASE = {**ETH_BASE, "data.aug_set": "table1"}  # "random zooming, random hue" (Sec. 4.1): no contrast, no flip
 
 
 def _hmtl(task: str, label: str, flag: int, yaw: float, pitch: float, avg: float) -> Row:
     return Row(key=f"{task}_f{flag}", method=f"HMTL {label}", paper=Paper(yaw, pitch, None, avg),
-               run=f"t1_{task}_f{flag}", flags=merge(BASE, ssl=task, flag=flag), evaluate="eth_xgaze", subjects=1,
-               columns=cols(Flag=flag))
+               run=f"t1_{task}_f{flag}", overrides={**BASE, "ssl.task": task, "ssl.flag": flag}, evaluate="eth_xgaze",
+               subjects=1, columns=cols(Flag=flag))
 
 
 ROWS = [
@@ -72,6 +72,6 @@ ROWS = [
     _hmtl("puzzle2x2", "puzzling 2×2", 2, 5.667, 7.13, 6.398),
     _hmtl("puzzle2x2", "puzzling 2×2", 3, 4.272, 6.852, 5.563),
     _hmtl("puzzle2x2", "puzzling 2×2", 4, 4.347, 7.738, 6.043),
-    Row(key="sl", method="SL", paper=Paper(5.338, 6.852, None, 6.095), run="t1_sl", flags=merge(BASE, ssl="none"),
-        evaluate="eth_xgaze", subjects=1, columns=cols(Flag="-")),
+    Row(key="sl", method="SL", paper=Paper(5.338, 6.852, None, 6.095), run="t1_sl",
+        overrides={**BASE, "ssl.task": "none"}, evaluate="eth_xgaze", subjects=1, columns=cols(Flag="-")),
 ]

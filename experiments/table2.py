@@ -62,7 +62,7 @@ Commands (paper scale; ``python -m experiments.run --table=2 --print_commands`` 
     python -m hmtl_tf.train --run=runs/paper/hmtl_pr2_aug1 --scale=paper --train=300w_lp --val=aflw2000 --extra_test=aflw2000_full --head=hopenet --bin_size=3 --alpha=2 --dropout=0.5 --epochs=110 --lr=0.001 --schedule=step --lr_drops=20,100 --ssl_weight=50 --flag=3 --ssl=puzzle_rotation2x2 --aug_level=1
     python -m hmtl_tf.evaluate --run=runs/paper/hmtl_pr2_aug1 --dataset=aflw2000
 """
-from experiments.rows import FINE_TUNE_WARMUP, PRE_PUZ2, PRE_ROT2, W300_BASE, Paper, Row, cols, merge
+from experiments.rows import FINE_TUNE_WARMUP, PRE_PUZ2, PRE_ROT2, W300_BASE, Paper, Row, cols
 
 TABLE = 2
 TITLE = "MAE on AFLW2000 (reduced 1,969; * = all 2,000), trained on 300W-LP"
@@ -77,15 +77,15 @@ def _lit(key, method, aug, yaw, pitch, roll, avg):
                columns=cols(Augmentation=aug, Pre_train_weights="-"), note="literature (not re-run)")
 
 
-def _ours(key, method, aug, pre, yaw, pitch, roll, avg, ssl="none", full=False, curve="", **extra):
-    fl = merge(W300_BASE, ssl=ssl, aug_level=aug, **extra)
+def _ours(key, method, aug, pre, yaw, pitch, roll, avg, ssl="none", full=False, curve="", extra=None):
+    ov = {**W300_BASE, "ssl.task": ssl, "data.aug_level": aug, **(extra or {})}
     if pre != "-":  # fine-tuning pre-trained weights (ImageNet / ETH-XGaze SSL): Sec. 4.3's warm-up
-        fl = merge(fl, warmup_epochs=FINE_TUNE_WARMUP)
-    init = {"ImageNet": {"init": "imagenet"}}.get(pre, {})
+        ov["optim.warmup_epochs"] = FINE_TUNE_WARMUP
+    init = {"ImageNet": {"model.init": "imagenet"}}.get(pre, {})
     # A starred row (Sec. 4.2, Fig. 6) is its twin's model evaluated on all 2,000 images: the twin's run (one
     # training; W300_BASE's --extra_test=aflw2000_full evaluates and monitors the full set in that run).
     run = key[: -len(STAR_SUFFIX)] if full else key
-    return Row(key=key, method=method, paper=Paper(yaw, pitch, roll, avg), run=run, flags=merge(fl, **init),
+    return Row(key=key, method=method, paper=Paper(yaw, pitch, roll, avg), run=run, overrides={**ov, **init},
                evaluate="aflw2000_full" if full else "aflw2000",
                pretrain={ROT: PRE_ROT2, "ETH-XGaze SSL 2×2 puzzling": PRE_PUZ2}.get(pre),
                columns=cols(Augmentation=aug, Pre_train_weights=pre), curve=curve)
@@ -117,7 +117,7 @@ ROWS = [
           full=True, curve="hmtl"),
     _ours("hmtl_p3_aug2", "HMTL 3×3 puzzling", 2, "-", 3.874, 5.929, 4.416, 4.74, ssl="puzzle3x3", curve="hmtl"),
     _ours("hmtl_p3_aug2_bin1", "HMTL 3×3 puzzling+", 2, "-", 3.967, 5.942, 4.191, 4.7, ssl="puzzle3x3",
-          bin_size=1),
+          extra={"model.bin_size": 1}),
     _ours("hmtl_p3_aug2_rot", "HMTL 3×3 puzzling", 2, ROT, 3.682, 5.919, 4.316, 4.639, ssl="puzzle3x3"),
     _ours("hmtl_r2_aug1", "HMTL 2×2 rotation", 1, "-", 5.998, 5.604, 4.31, 5.304, ssl="rotation2x2"),
     _ours("hmtl_r2_aug1_puz2", "HMTL 2×2 rotation", 1, "ETH-XGaze SSL 2×2 puzzling", 5.77, 5.657, 4.104, 5.177,

@@ -45,7 +45,7 @@ def _lit(key, method, yaw, pitch, roll, avg):
 
 def _biwi(key, method, pre, yaw, pitch, roll, avg, **kw):
     row = _ours(key, method, 2, pre, yaw, pitch, roll, avg, **kw)
-    return Row(key=key, method=method, paper=row.paper, run=row.run, flags=row.flags, evaluate="biwi",
+    return Row(key=key, method=method, paper=row.paper, run=row.run, overrides=row.overrides, evaluate="biwi",
                pretrain=row.pretrain, columns=cols(Pre_train_weights=pre))
 
 

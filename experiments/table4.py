@@ -45,21 +45,22 @@ Commands (paper scale; ``python -m experiments.run --table=4 --print_commands`` 
     python -m hmtl_tf.evaluate --run=runs/paper/t4_hmtl_ft_bt_star --dataset=aflw2000
 """
 from experiments.rows import (FINE_TUNE_WARMUP, PRE_BT, PRE_BT_STAR, PRE_PUZ2, PRE_PUZ3, PRE_ROT2, W300_BASE, Paper,
-                             Row, cols, merge)
+                             Row, cols)
 
 TABLE = 4
 TITLE = "SSL pre-training vs HMTL on reduced AFLW2000 (augmentation level 2)"
 COLUMNS = ("Encoder pre-training",)
 ANGLES = ("yaw", "pitch", "roll")
-SL = merge(W300_BASE, ssl="none", aug_level=2)
-HMTL = merge(W300_BASE, ssl="puzzle3x3", aug_level=2)
-LE = merge(SL, freeze_backbone="true", warmup_epochs=FINE_TUNE_WARMUP)  # the caption: "same hyperparameter settings"
-FT = merge(SL, warmup_epochs=FINE_TUNE_WARMUP)
-HMTL_FT = merge(HMTL, warmup_epochs=FINE_TUNE_WARMUP)
+SL = {**W300_BASE, "ssl.task": "none", "data.aug_level": 2}
+HMTL = {**W300_BASE, "ssl.task": "puzzle3x3", "data.aug_level": 2}
+# the caption: "same hyperparameter settings"
+LE = {**SL, "model.freeze_backbone": True, "optim.warmup_epochs": FINE_TUNE_WARMUP}
+FT = {**SL, "optim.warmup_epochs": FINE_TUNE_WARMUP}
+HMTL_FT = {**HMTL, "optim.warmup_epochs": FINE_TUNE_WARMUP}
 
 
 def _row(key, method, pre_label, pre, base, yaw, pitch, roll, avg, run=None, note=""):
-    return Row(key=key, method=method, paper=Paper(yaw, pitch, roll, avg), run=run or f"t4_{key}", flags=base,
+    return Row(key=key, method=method, paper=Paper(yaw, pitch, roll, avg), run=run or f"t4_{key}", overrides=base,
                pretrain=pre, columns=cols(Encoder_pre_training=pre_label), note=note)
 
 

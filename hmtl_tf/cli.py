@@ -336,3 +336,30 @@ def config_from_args(args) -> C.TrainConfig:
     if scale not in ("paper", "smoke"):
         raise C.ConfigError(f"--scale={scale!r}: expected paper or smoke")
     return C.make_config(scale, overrides)
+
+
+def flag_text(value) -> str:
+    """A typed config value as written on the command line, read back by :func:`config_from_args` to the same value:
+    ``true`` / ``false``, an integral float without ``.0`` (``2.0`` -> ``2``), a tuple joined by commas."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (tuple, list)):
+        return ",".join(flag_text(v) for v in value)
+    return str(value)
+
+
+def flag_pairs(overrides: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """``[(flag name, text)]`` of ``{"section.field": value}`` overrides (``config.check_overrides``), in order: the
+    ``hmtl_tf.train`` flags that set them (``ssl.weight`` -> ``ssl_weight``, ``model.dropout`` -> ``dropout``)."""
+    names = {f"{section}.{f.name}" if section else f.name: name for section, name, f in _fields()}
+    unknown = [k for k in overrides if k not in names]
+    if unknown:
+        raise C.ConfigError(f"{unknown[0]!r}: not a config field with an hmtl_tf.train flag")
+    return [(names[k], flag_text(v)) for k, v in overrides.items()]
+
+
+def argv_from_overrides(overrides: Dict[str, Any]) -> List[str]:
+    """``--name=value`` arguments of ``hmtl_tf.train`` that :func:`config_from_args` reads back to ``overrides``."""
+    return [f"--{name}={text}" for name, text in flag_pairs(overrides)]

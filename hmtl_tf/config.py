@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 import hmtl_tf.ssl.tasks  # noqa: F401  (registers the built-in SSL tasks)
+from hmtl_tf.data import datasets as dataset_registry
 from hmtl_tf.ssl import registry as ssl_registry
 
 HEADS = ("hopenet", "regression")
@@ -23,7 +24,6 @@ BACKBONES = ("resnet50", "resnet101", "resnet152", "resnet18", "resnet34")
 OPTIMIZERS = ("adabelief", "adam")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty", "geometric")
 CROP_POLICIES = ("hopenet", "visible", "boxes", "none")
-DATASETS = ("300w_lp", "aflw2000", "aflw2000_full", "biwi", "eth_xgaze")
 ANGLES3 = ("yaw", "pitch", "roll")
 ANGLES2 = ("yaw", "pitch")
 ANGLE_LIMIT = 99.0  # degrees; HopeNet bins span [-99, 99) and the +-99 filter (SPEC section 2)
@@ -65,9 +65,12 @@ def ssl_task_choices() -> Tuple[str, ...]:
 
 
 def __getattr__(name: str):
-    """``SSL_TASKS`` is read from the registry when asked, so a task registered later is a choice too."""
+    """``SSL_TASKS`` and ``DATASETS`` (the named sets of ``hmtl_tf.data.datasets``) are read from their registries
+    when asked, so a task or dataset registered later is a choice too."""
     if name == "SSL_TASKS":
         return ssl_task_choices()
+    if name == "DATASETS":
+        return dataset_registry.set_names()
     raise AttributeError(f"module 'hmtl_tf.config' has no attribute {name!r}")
 
 
@@ -282,6 +285,70 @@ def apply_overrides(cfg: TrainConfig, overrides: Dict[str, Any]) -> TrainConfig:
             raise ConfigError(f"unknown config field {key!r}")
         setattr(target, parts[-1], value)
     return cfg
+
+
+SECTIONS = ("data", "model", "ssl", "optim", "mnn")
+
+
+def replace_fields(cfg: TrainConfig, changes: Dict[str, Any]) -> TrainConfig:
+    """A new TrainConfig: ``cfg`` with ``{"section.field": value}`` changes (``"run"`` for top-level fields), built
+    with ``dataclasses.replace`` section by section, so the result shares no section with ``cfg`` and ``cfg`` itself
+    is left as it was (train.run resolves its derived fields this way before writing config.json)."""
+    top: Dict[str, Any] = {}
+    per_section: Dict[str, Dict[str, Any]] = {s: {} for s in SECTIONS}
+    for key, value in changes.items():
+        section, _, name = key.rpartition(".")
+        fields = {f.name for f in dataclasses.fields(getattr(cfg, section))} if section in SECTIONS else \
+            {f.name for f in dataclasses.fields(cfg)} - set(SECTIONS) if not section else set()
+        if name not in fields:
+            raise ConfigError(f"unknown config field {key!r}")
+        (per_section[section] if section else top)[name] = value
+    sections = {s: dataclasses.replace(getattr(cfg, s), **per_section[s]) for s in SECTIONS}
+    return dataclasses.replace(cfg, **sections, **top)
+
+
+def field_defaults() -> Dict[str, Any]:
+    """``{"section.field": default}`` of every TrainConfig field (top-level fields without a section)."""
+    out: Dict[str, Any] = {}
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in SECTIONS:
+            out.update({f"{f.name}.{g.name}": _default(g) for g in dataclasses.fields(f.default_factory)})
+        else:
+            out[f.name] = _default(f)
+    return out
+
+
+def _default(f: dataclasses.Field):
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default`` (an int is taken for a float, a list for a tuple); ConfigError else."""
+    if isinstance(default, tuple):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{key}={value!r}: expected a tuple")
+        return tuple(_typed(f"{key}[{i}]", v, default[0] if default else "") for i, v in enumerate(value))
+    kind = bool if isinstance(default, bool) else type(default)
+    ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: expected {kind.__name__}")
+    return value
+
+
+def check_overrides(overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """``{"section.field": value}`` checked against the dataclasses: each key a TrainConfig field, each value of its
+    field's type (bool, int, float, str, a tuple of the default's kind); returns them normalised (an int given for a
+    float is a float, a list a tuple), in order. A misspelt field or a wrong type is a ConfigError naming it (the
+    experiment rows check theirs when they are built, so a typo fails at import)."""
+    defaults = field_defaults()
+    out: Dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in defaults:
+            raise ConfigError(f"unknown config field {key!r}")
+        out[key] = _typed(key, value, defaults[key])
+    return out
 
 
 def min_input_size(flag: int) -> int:

@@ -404,7 +404,6 @@ def define_flags() -> None:
     """absl flags of the CLI (a name another imported module already defined, e.g. ``--out``, is shared)."""
     from absl import flags
 
-    import data_prep.prepare  # noqa: F401  (defines module-level flags that smoke-data generation would add later)
     _define(flags.DEFINE_enum, "method", None, list(METHODS), "pretext task or Barlow Twins (BT*: barlow_twins_puzzle)")
     _define(flags.DEFINE_string, "out", None, "output file for the backbone weights (*.weights.h5)")
     _define(flags.DEFINE_string, "train", "", f"shard directory or dataset name under --data_root "

@@ -52,16 +52,29 @@ def resolve_scale(scale: str, data_root: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- data
-def data_sources(cfg: C.TrainConfig):
-    """(train_dir, train_split), (val_dir, val_split); smoke scale makes the synthetic shards on first use."""
+def resolve_data(cfg: C.TrainConfig):
+    """(config, (train_dir, train_split), (val_dir, val_split) or None): the run's data (smoke scale on the default
+    root: the synthetic shards, made on first use) and a new TrainConfig with the fields they decide resolved,
+    ``data.data_root`` and ``model.angles`` (those the training shards label: ETH-XGaze has no roll). Built with
+    ``dataclasses.replace`` (``config.replace_fields``): ``cfg`` itself is not changed."""
     from hmtl_tf.data.locate import resolve
 
-    if cfg.scale == "smoke" and cfg.data.data_root == C.DataConfig.data_root:
+    data_root = cfg.data.data_root
+    if cfg.scale == "smoke" and data_root == C.DataConfig.data_root:
         from hmtl_tf.data.smoke import ensure_smoke_data
 
-        cfg.data.data_root = ensure_smoke_data()
-    train = resolve(cfg.data.train, cfg.data.data_root, training=True)
-    val = resolve(cfg.data.val, cfg.data.data_root, training=False) if cfg.data.val else None
+        data_root = ensure_smoke_data()
+    train = resolve(cfg.data.train, data_root, training=True)
+    val = resolve(cfg.data.val, data_root, training=False) if cfg.data.val else None
+    resolved = C.replace_fields(cfg, {"data.data_root": data_root, "model.angles": training_angles(cfg, train[0])})
+    return resolved, train, val
+
+
+def data_sources(cfg: C.TrainConfig):
+    """(train_dir, train_split), (val_dir, val_split) of :func:`resolve_data`; sets ``cfg.data.data_root`` in place
+    (pre-training and distillation resolve their configs this way; ``run`` does not change its ``cfg``)."""
+    resolved, train, val = resolve_data(cfg)
+    cfg.data.data_root = resolved.data.data_root
     return train, val
 
 
@@ -95,11 +108,18 @@ def eval_sets(cfg: C.TrainConfig, train, val) -> List[EvalSet]:
     return out
 
 
+def training_angles(cfg: C.TrainConfig, train_dir: str) -> tuple:
+    """The run's angles that the training shards label (``hmtl_tf.data.datasets.shard_angles``): ETH-XGaze has
+    yaw and pitch only (Sec. 4.1), so roll is dropped there."""
+    from hmtl_tf.data.datasets import shard_angles
+
+    labelled = shard_angles(train_dir)
+    return tuple(a for a in cfg.model.angles if a in labelled)
+
+
 def angles_for(cfg: C.TrainConfig, train_dir: str) -> None:
-    """ETH-XGaze has yaw and pitch only (Sec. 4.1): drop roll when the training shards have no roll."""
-    summary = read_json(os.path.join(train_dir, "summary.json"), {}) or {}
-    if summary.get("has_roll") is False or os.path.basename(os.path.normpath(train_dir)) == "eth_xgaze":
-        cfg.model.angles = tuple(a for a in cfg.model.angles if a != "roll")
+    """Sets ``cfg.model.angles`` to :func:`training_angles` (pre-training's in-place resolution)."""
+    cfg.model.angles = training_angles(cfg, train_dir)
 
 
 # ----------------------------------------------------------------------------------------- callbacks
@@ -172,8 +192,10 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
     """Trains (or resumes) one run; returns the run directory. The whole protocol of the module docstring.
     Every check (config, the files it names, the data) runs before the run directory is touched."""
     cfg.validate()  # one-line errors before anything heavy is imported or built
+    # ``cfg`` is re-bound to new configs as the run resolves it (worker run dir, data root, angles): the caller's
+    # object is never changed (issue 15).
     if cfg.strategy in ("auto", "multi_worker"):
-        cfg.run = worker_run_dir(cfg.run)
+        cfg = C.replace_fields(cfg, {"run": worker_run_dir(cfg.run)})
     check_run_dir(cfg, overwrite, compare=False)  # a file, a foreign directory: refused before any data is made
     if cfg.deterministic:  # oneDNN's CPU kernels reorder float sums between runs; only effective before TF loads
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -185,8 +207,7 @@ def run(cfg: C.TrainConfig, *, overwrite: bool = False, verbose: int = 1,
     from hmtl_tf.optim import make_optimizer
     from hmtl_tf.runsetup import compile_model, device_dataset, record_recipe, resolve_recipe
 
-    (train_dir, train_split), val = data_sources(cfg)
-    angles_for(cfg, train_dir)
+    cfg, (train_dir, train_split), val = resolve_data(cfg)  # data root, angles: resolved before config.json
     cfg.validate()
     n_train = check_run_inputs(cfg, train_dir, train_split)
     run_dir = prepare_run_dir(cfg, overwrite)  # compares the config before the DONE marker

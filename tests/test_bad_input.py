@@ -24,7 +24,7 @@ def raw(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shard_root(raw, tmp_path_factory):
-    from data_prep.prepare import prepare_dataset
+    from hmtl_tf.data.convert import prepare_dataset
 
     out = tmp_path_factory.mktemp("shards")
     for name in ("300w_lp", "aflw2000"):
@@ -153,7 +153,7 @@ def test_dataset_key_is_normalised(tmp_path):
 
 
 def _prepare_opts(raw, out, **kw):
-    from data_prep.prepare import Options
+    from hmtl_tf.data.convert import Options
 
     return Options(dataset=kw.pop("dataset", "aflw2000"), root=str(raw), out=str(out), log=lambda m: None, **kw)
 
@@ -161,7 +161,7 @@ def _prepare_opts(raw, out, **kw):
 @pytest.mark.parametrize("content", ["{}", None], ids=["empty box file", "another dataset's boxes"])
 def test_prepare_boxes_matching_nothing(content, raw, tmp_path, capsys):
     """Issue 14.6: zero matches is an error naming the box file and an example key of each side."""
-    from data_prep import prepare
+    from hmtl_tf.data import convert as prepare
 
     boxes = tmp_path / "boxes.json"
     other = {"01/frame_00003_rgb.png": [{"bbox": [1, 2, 30, 40], "type": "test"}]}
@@ -264,7 +264,7 @@ def test_prepare_out_of_space_then_rerun_is_identical(raw, tmp_path, monkeypatch
     "freeing space" gives the same shards as a conversion that never failed."""
     import tensorflow as tf
 
-    from data_prep import prepare
+    from hmtl_tf.data import convert as prepare
 
     ref = tmp_path / "ref"
     prepare.run(_prepare_opts(raw, ref))
@@ -300,7 +300,7 @@ def test_prepare_out_of_space_then_rerun_is_identical(raw, tmp_path, monkeypatch
 
 def test_truncated_shard_is_rewritten_on_resume_and_refused_on_read(raw, tmp_path):
     """Issue 14.8: a finished shard cut short is noticed (old code: "records kept", rc 0)."""
-    from data_prep import prepare
+    from hmtl_tf.data import convert as prepare
     from hmtl_tf.data import records
     from hmtl_tf.data.sample import DataError
 

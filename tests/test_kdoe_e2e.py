@@ -34,7 +34,7 @@ def _write_kdoe_json(path, gt):
 
 @pytest.fixture(scope="module")
 def tiny_shards(tmp_path_factory):
-    from data_prep.prepare import prepare_dataset
+    from hmtl_tf.data.convert import prepare_dataset
     from hmtl_tf.data.synthetic import write_datasets
 
     root = tmp_path_factory.mktemp("kdoe_data")

@@ -130,7 +130,7 @@ def test_scale_and_translation_draws():
 # ----------------------------------------------------------------------------- through the pipeline
 def blob_record(tmp_path=None):
     """A 300W-LP-like record: black 220x220 image with one bright Gaussian blob on landmark 30."""
-    from data_prep.prepare import encode_sample
+    from hmtl_tf.data.convert import encode_sample
     from hmtl_tf.data.sample import RawSample
 
     yy, xx = np.mgrid[0:220, 0:220].astype(np.float64)

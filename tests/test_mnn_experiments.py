@@ -47,11 +47,10 @@ def test_row_config_names_an_unknown_flag():
 
     from hmtl_tf.config import ConfigError
 
-    row = replace(mnn.PRE, flags=(("family", "mnn"), ("no_such_flag", "1")))
-    with pytest.raises(ConfigError, match="--no_such_flag"):
-        mnn.row_config(row)
-    ok = replace(mnn.PRE, flags=(("family", "mnn"), ("mnn_augment", "true"), ("mnn_alpha_ae", "0.5"),
-                                 ("mnn_hsv", "0.6,1.4"), ("aug_level", "0")))
+    with pytest.raises(ConfigError, match="'mnn.no_such_flag'"):  # typed rows: fails when the row is built
+        replace(mnn.PRE, overrides={"model.family": "mnn", "mnn.no_such_flag": 1})
+    ok = replace(mnn.PRE, overrides={"model.family": "mnn", "mnn.augment": True, "mnn.alpha_ae": 0.5,
+                                     "mnn.hsv": (0.6, 1.4), "data.aug_level": 0})
     cfg = mnn.row_config(ok)
     assert cfg.mnn.augment is True and cfg.mnn.alpha_ae == 0.5 and cfg.mnn.hsv == (0.6, 1.4)
     assert cfg.data.aug_level == 0

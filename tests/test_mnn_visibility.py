@@ -95,7 +95,7 @@ def test_prepared_300wlp_record_stores_the_visibility(realdata, tmp_path):
     """prepare's encoder writes the reader's visibility into ``landmarks/visible`` (was all ones)."""
     import tensorflow as tf
 
-    from data_prep.prepare import encode_sample
+    from hmtl_tf.data.convert import encode_sample
     from hmtl_tf.data import records
 
     if not (realdata / "300W_LP" / "IBUG" / "IBUG_image_008_1_0.mat").is_file():

@@ -13,7 +13,7 @@ import pytest
 import scipy.io
 import tensorflow as tf
 
-from data_prep import prepare
+from hmtl_tf.data import convert as prepare
 from hmtl_tf.data import records
 from hmtl_tf.data.crops import CropSpec
 from hmtl_tf.data.sample import DataError

@@ -124,7 +124,7 @@ def test_backbone_file_loads_into_init_and_only_the_backbone(tmp_path):
 
 def _smoke_data_available():
     try:
-        from data_prep.prepare import prepare_dataset  # noqa: F401
+        from hmtl_tf.data.convert import prepare_dataset  # noqa: F401
         from hmtl_tf.data.synthetic import write_datasets  # noqa: F401
         return True
     except ImportError:
@@ -136,7 +136,7 @@ def _smoke_data_available():
                                                                              marks=pytest.mark.slow)])
 def test_pretrain_cli_smoke_resumes_and_writes_backbone(tmp_path, method):
     if not _smoke_data_available():
-        pytest.skip("smoke data generation (data_prep.prepare.prepare_dataset) not available yet")
+        pytest.skip("smoke data generation (hmtl_tf.data.convert.prepare_dataset) not available yet")
     out = tmp_path / "pre.weights.h5"
     cmd = [sys.executable, "-m", "hmtl_tf.pretrain", "--scale=smoke", f"--method={method}", f"--out={out}",
            "--steps_per_epoch=2", "--batch_size=8", "--projector=32,32,32", "--linear_probe", "--probe_val_batches=1"]

@@ -43,15 +43,47 @@ def test_row_config_states_the_row():
     assert (smoke.epochs, smoke.batch_size, smoke.data.image_size, smoke.data.max_train_samples) == (2, 8, 64, 96)
 
 
-def test_a_typo_in_a_row_fails_fast():
+def test_a_typo_in_a_row_fails_when_the_row_is_built():
+    """A row's overrides are checked against the TrainConfig dataclasses when the row is built (at import of its
+    table): a misspelt field or a value of the wrong type fails there; a bad choice when its config is built."""
     row = table_module(2).ROWS[0]
-    bad = Row(key="x", method="x", paper=row.paper, run="x", flags=row.flags + (("ssl", "puzzle4x4"),))
+    bad = Row(key="x", method="x", paper=row.paper, run="x", overrides={**row.overrides, "ssl.task": "puzzle4x4"})
     with pytest.raises(C.ConfigError, match="--ssl='puzzle4x4'"):
         bad.config("runs", "paper")
+    with pytest.raises(C.ConfigError, match="row 'x': unknown config field 'optim.lrr'"):
+        Row(key="x", method="x", paper=row.paper, run="x", overrides={"optim.lrr": 0.1})
+    with pytest.raises(C.ConfigError, match="row 'x': epochs='ten': expected int"):
+        Row(key="x", method="x", paper=row.paper, run="x", overrides={"epochs": "ten"})
+    with pytest.raises(C.ConfigError, match="row 'x': 'run' is set by the row's run name"):
+        Row(key="x", method="x", paper=row.paper, run="x", overrides={"run": "elsewhere"})
+    with pytest.raises(C.ConfigError, match="row 'x': --studnet: unknown flag of hmtl_tf.distill"):
+        kdoe.KDRow(key="x", method="x", paper=row.paper, run="x", teacher="t", distill={"studnet": "resnet18"})
     with pytest.raises(C.ConfigError, match="--lrr: unknown flag"):
-        Row(key="x", method="x", paper=row.paper, run="x", flags=(("lrr", "0.1"),)).config("runs", "paper")
+        config_from_args(["--lrr=0.1"])
     with pytest.raises(C.ConfigError, match="--epochs=ten"):
         config_from_args(["--epochs=ten"])
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_rows_command_reads_back_to_its_config(scale):
+    """The command derived from a row's typed overrides is what ``hmtl_tf.train`` parses back to the row's config."""
+    for table, row in all_rows():
+        if not is_train(row, scale):
+            continue
+        ids = SUBJECTS[: row.subjects]
+        got = config_from_args(row.train_argv("runs", scale, ids)[3:]).validate()
+        assert got == row.config("runs", scale, ids), (table, row.key)
+
+
+def test_distill_flag_types_are_distills():
+    """The student rows' typed ``hmtl_tf.distill`` flags (kdoe.DISTILL_FLAGS) are distill's flags, of its types."""
+    import pathlib
+    import re
+
+    src = (pathlib.Path(__file__).resolve().parents[1] / "hmtl_tf" / "distill.py").read_text()
+    kinds = {"string": str, "integer": int, "float": float, "boolean": bool}
+    defined = {name: kinds[k] for k, name in re.findall(r'flags\.DEFINE_(\w+)\("(\w+)"', src)}
+    assert {k: defined.get(k) for k in kdoe.DISTILL_FLAGS} == kdoe.DISTILL_FLAGS
 
 
 def test_config_from_args_reads_booleans_lists_and_renamed_flags():

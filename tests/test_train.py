@@ -140,6 +140,32 @@ def test_only_the_chief_writes_the_run_directory(tf_config, expected):
     assert worker_run_dir("r", tf_config) == expected
 
 
+def test_run_resolves_a_new_config_and_leaves_the_callers_unchanged(shards, tmp_path, monkeypatch):
+    """train.run resolves the derived fields (a non-chief worker's run directory, the angles the training shards
+    label: ETH-XGaze has no roll) into a new config before writing config.json; the TrainConfig passed in is not
+    changed (issue 15)."""
+    from hmtl_tf import train
+    from hmtl_tf.config import ANGLES3, TrainConfig, make_config
+
+    class Stop(Exception):
+        pass
+
+    def stop(_cfg):
+        raise Stop()
+
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}')
+    monkeypatch.setattr(train, "setup_devices", stop)  # right after config.json: no cluster is joined
+    cfg = make_config("smoke", {"data.data_root": shards, "data.train": "eth_xgaze", "data.val": "eth_xgaze",
+                                "batch_size": 4, "run": str(tmp_path / "r")})
+    before = cfg.to_dict()
+    with pytest.raises(Stop):
+        train.run(cfg, verbose=0)
+    assert cfg.to_dict() == before and cfg.model.angles == ANGLES3 and cfg.run == str(tmp_path / "r")
+    saved = TrainConfig.from_json((tmp_path / "r.workers" / "worker_1" / "config.json").read_text())
+    assert saved.model.angles == ("yaw", "pitch") and saved.run == str(tmp_path / "r.workers" / "worker_1")
+    assert saved.to_dict() == dict(before, run=saved.run, model=dict(before["model"], angles=("yaw", "pitch")))
+
+
 def test_bad_tf_config_is_a_one_line_error():
     from hmtl_tf.config import ConfigError
     from hmtl_tf.train import worker_run_dir

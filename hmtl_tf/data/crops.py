@@ -27,6 +27,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from hmtl_tf.data import datasets
+
 # (c0, c1, c2, c3) margin coefficients and (k_min, k_max) for each (policy family, role).
 HOPENET_TRAIN = ((0.6, 2.0, 0.6, 0.6), (0.2, 0.4))   # Pose_300W_LP, datasets.py:100-113
 HOPENET_TEST = ((2.0, 2.0, 2.0, 0.6), (0.2, 0.2))    # AFLW2000, datasets.py:246-258
@@ -137,9 +139,10 @@ def make_crop_spec(policy: str, dataset: str, split: str, *, pt2d=None, box=None
         return CropSpec("boxes", tuple(float(v) for v in box), *NO_MARGIN, square=False, clamp_min=True)
     if policy not in ("hopenet", "visible"):
         raise ValueError(f"unknown crop policy {policy!r}: expected hopenet, visible, boxes or none")
-    if dataset == "biwi":
+    source = datasets.find(dataset)
+    if source is not None and source.crop_from_box:  # BIWI: HopeNet's margins around the face box
         if box is None:
-            raise ValueError("BIWI crops need a face box (KD-OE JSON, Dockerface text or FSA-Net npz)")
+            raise ValueError(f"{source.label} crops need a face box (KD-OE JSON, Dockerface text or FSA-Net npz)")
         return CropSpec(policy, tuple(float(v) for v in box), *HOPENET_BIWI, square=True)
     if pt2d is None:
         raise ValueError(f"crop policy {policy!r} needs landmark points (pt2d)")

@@ -1,9 +1,10 @@
 """The smoke-scale data (SPEC section 1): synthetic heads in the four published layouts, prepared into shards.
 
-Made on first use under ``$HMTL_SMOKE_DIR/synthetic-<hash of the sizes>`` (default ``data/smoke``): ``raw/`` (what the generator writes, in
-the layouts of 300W-LP, AFLW2000, BIWI and ETH-XGaze) and ``shards/<dataset>/`` (what ``data_prep.prepare``
-writes). The same readers and converter as for the real datasets run on it, so the smoke scale exercises the whole
-code path. Generation is deterministic and guarded by a lock, so parallel runs share one copy.
+Made on first use under ``$HMTL_SMOKE_DIR/synthetic-<hash of the sizes>`` (default ``data/smoke``): ``raw/`` (what
+the generator writes, in the layouts of 300W-LP, AFLW2000, BIWI and ETH-XGaze) and ``shards/<dataset>/`` (what the
+converter, ``hmtl_tf.data.convert``, writes). The same readers and converter as for the real datasets run on it, so
+the smoke scale exercises the whole code path. Generation is deterministic and guarded by a lock, so parallel runs
+share one copy.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from typing import Optional
+
+from hmtl_tf.data import datasets
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def smoke_dir() -> str:
 
 def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SIZES, progress: bool = True) -> str:
     """Generates (once) and prepares the synthetic datasets; returns the shard root for ``--data_root``."""
-    from data_prep.prepare import PREPARE_VERSION, prepare_dataset
+    from hmtl_tf.data.convert import PREPARE_VERSION, prepare_dataset
     from hmtl_tf.data.synthetic import write_datasets
 
     want = dict(asdict(sizes), prepare_version=PREPARE_VERSION)  # a new converter makes a new copy
@@ -43,14 +46,14 @@ def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SI
     root = os.path.join(os.path.abspath(root or smoke_dir()), f"synthetic-{tag}")
     shards = os.path.join(root, "shards")
     stamp = os.path.join(root, "READY.json")
-    if _ready(stamp, want) and _visible_ready(shards):
+    if _ready(stamp, want) and _variants_ready(shards):
         return shards
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         raw = os.path.join(root, "raw")
         if _ready(stamp, want):
-            _prepare_visible(raw, shards, progress)
+            _prepare_variants(raw, shards, progress)
             return shards
         if progress:
             print(f"smoke data: rendering synthetic heads into {raw} (once)", flush=True)
@@ -58,29 +61,37 @@ def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SI
                        biwi_sequences=sizes.biwi_sequences, biwi_frames=sizes.biwi_frames,
                        xgaze_subjects=sizes.xgaze_subjects, xgaze_per_subject=sizes.xgaze_per_subject,
                        progress=progress)
-        for dataset in ("300w_lp", "aflw2000", "biwi", "eth_xgaze"):
-            prepare_dataset(dataset, raw, shards, progress=progress)
-        _prepare_visible(raw, shards, progress)
+        for source in datasets.sources():  # the registry's sources, in their default crop policies
+            prepare_dataset(source.name, raw, shards, progress=progress)
+        _prepare_variants(raw, shards, progress)
         with open(stamp, "w") as f:
             json.dump(want, f, indent=2)
     return shards
 
 
-def _visible_ready(shards: str) -> bool:
-    return os.path.isfile(os.path.join(shards, "aflw2000_visible", "summary.json"))
+def _variants() -> list:
+    """[(source, named set)] of the sets converted under another crop policy than their source's default."""
+    return [(d, v) for d in datasets.sources() for v in d.named_sets() if v.crop_policy]
 
 
-def _prepare_visible(raw: str, shards: str, progress: bool) -> None:
-    """AFLW2000 also under the ``visible`` crop policy (``aflw2000_visible``): the demo's test set.
+def _variants_ready(shards: str) -> bool:
+    return all(os.path.isfile(os.path.join(shards, v.shards, "summary.json")) for _, v in _variants())
+
+
+def _prepare_variants(raw: str, shards: str, progress: bool) -> None:
+    """The named sets under another crop policy, e.g. AFLW2000 under ``visible`` (``aflw2000_visible``): the demo's
+    test set.
 
     The reference boxes include the (-1, 452) sentinels of invisible points (DATA_FACTS 2.2), which makes most
     crops ~3x the face; at the demo's 64 px the head is then ~20 px wide, too small to read pitch and roll
     after a few hundred steps. The tables keep the reference (``hopenet``) crops.
     """
-    from data_prep.prepare import prepare_dataset
+    from hmtl_tf.data.convert import prepare_dataset
 
-    if not _visible_ready(shards):
-        prepare_dataset("aflw2000", raw, shards, progress=progress, crop_policy="visible", name="aflw2000_visible")
+    for source, variant in _variants():
+        if not os.path.isfile(os.path.join(shards, variant.shards, "summary.json")):
+            prepare_dataset(source.name, raw, shards, progress=progress, crop_policy=variant.crop_policy,
+                            name=variant.shards)
 
 
 def _ready(stamp: str, want: dict) -> bool:
