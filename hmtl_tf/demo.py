@@ -163,7 +163,7 @@ def contact_sheet(path: str, run_dir: str, cfg: C.TrainConfig, val, n: int = 24)
 def main(argv):
     from absl import flags
 
-    from hmtl_tf import rundir, train
+    from hmtl_tf import library_log, rundir, train
     from hmtl_tf.data.locate import resolve
     from hmtl_tf.evaluate import evaluate_run
 
@@ -171,9 +171,11 @@ def main(argv):
     t0 = time.time()
     out = os.path.abspath(fl.out)
     os.makedirs(out, exist_ok=True)
+    library_log.attach(out)  # each training run then logs into its own directory, the rest into --out
     sl, hmtl = demo_configs(out, fl.epochs, demo_data_root())
     for cfg in (sl, hmtl):
         train.run(cfg, overwrite=fl.overwrite, verbose=2)
+    library_log.attach(out)
     root = sl.data.data_root
     tr = resolve("300w_lp", root, training=True)
     blocks = []

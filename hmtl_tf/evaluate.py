@@ -135,6 +135,10 @@ def main(argv):
         raise C.ConfigError(f"unexpected arguments {argv[1:]}; flags are --name=value")
     if not fl.run:
         raise C.ConfigError("--run: the run directory to evaluate is required")
+    if os.path.isfile(os.path.join(fl.run, "config.json")):  # a run: its library.log / console.log
+        from hmtl_tf import library_log
+
+        library_log.attach(fl.run)
     if fl.ensemble:
         from hmtl_tf.kdoe.ensemble import evaluate_run_ensemble
 

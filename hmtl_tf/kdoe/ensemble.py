@@ -208,6 +208,10 @@ def main(argv):
         raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
 
     grid = [parse_ensemble(g) for g in fl.grid.split(";")] if fl.grid else list(TABLE2_GRID)
+    if os.path.isfile(os.path.join(fl.run, "config.json")):  # a run: its library.log / console.log
+        from hmtl_tf import library_log
+
+        library_log.attach(fl.run)
     cfg, inference, batches, variant = run_batches(fl.run, fl.dataset, fl.data_root or None, fl.batch_size)
     fn, values = distribution_model_fn(inference)
     angles = tuple(cfg.model.angles)
