@@ -20,9 +20,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from hmtl_tf import config as C
-from hmtl_tf.data.locate import angles_on  # noqa: F401  (old home)
-from hmtl_tf.rundir import (LEGACY_SELECTION, dataset_key, load_run, read_json, record_metrics,  # noqa: F401
-                            selection_label, selection_of)  # (load_run, selection_*: old home)
+from hmtl_tf.data.locate import angles_on
+from hmtl_tf.rundir import dataset_key, load_run, read_json, record_metrics, selection_label, selection_of
 
 
 def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[float]]:
