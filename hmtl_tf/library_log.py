@@ -209,7 +209,7 @@ def attach(directory: str, stem: str = "") -> Optional[str]:
         return None
     directory = os.path.abspath(directory)
     library = os.path.join(directory, stem + LIBRARY_LOG)
-    if (S.directory, S.stem) == (directory, stem):
+    if (S.directory, S.stem) == (directory, stem) and os.path.isfile(library):  # (not removed by --overwrite)
         return library
     _flush()
     try:
