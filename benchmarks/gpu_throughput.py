@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+from hmtl_tf.rundir import write_atomic  # noqa: E402
 
 TABLE2_EPOCHS, TABLE2_IMAGES = 110, 61225
 # (name, config overrides of the recipe switches); "recipe" = every switch auto (all on for GPUs), then each off
@@ -246,10 +247,7 @@ def main(argv=None) -> dict:
               "skipped": skipped, "wall_s": round(time.perf_counter() - t0, 1)}
     os.makedirs(a.out, exist_ok=True)
     for name, text in (("throughput.json", json.dumps(report, indent=2)), ("throughput.md", markdown(report))):
-        tmp_path = os.path.join(a.out, f".{name}.tmp")
-        with open(tmp_path, "w") as f:
-            f.write(text)
-        os.replace(tmp_path, os.path.join(a.out, name))
+        write_atomic(os.path.join(a.out, name), text)
     print("\n".join(f"{q['ratio']:32s} {q['size']}px b{q['batch']} {q['variant']} {q['gpus']}: {q['value']:.2f}"
                     for q in report["ratios"]))
     print(f"wrote {a.out}/throughput.json and throughput.md ({report['wall_s']} s)")

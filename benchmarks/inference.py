@@ -31,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from hmtl_tf import config as C, export as E  # noqa: E402
+from hmtl_tf.rundir import write_atomic  # noqa: E402
 
 BACKENDS = [("keras", "fp32"), ("saved_model", "fp32"), ("tflite", "fp32"), ("tflite", "fp16"),
             ("tflite", "int8"), ("onnx", "fp32")]
@@ -46,9 +47,8 @@ def make_run(path: str, size: int, ssl: str = "none", seed: int = 0):
     keras.utils.set_random_seed(seed)
     model = build_inference_model(cfg, build_network(cfg))
     os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "config.json"), "w") as f:
-        f.write(cfg.to_json())
-    model.save(os.path.join(path, "inference.keras"))
+    write_atomic(os.path.join(path, "config.json"), cfg.to_json())
+    write_atomic(os.path.join(path, "inference.keras"), model.save)
     return model
 
 

@@ -13,6 +13,7 @@ import os
 from typing import Dict, List, Sequence
 
 from experiments.rows import Row
+from hmtl_tf.rundir import write_atomic
 
 COLOURS = {"sl": "tab:blue", "hmtl": "tab:red", "wo_sshs": "tab:green", "hmtl_p2": "tab:red",
            "p2_wo_sshs": "tab:green", "puzzle2x2": "tab:red", "rotation2x2": "tab:orange",
@@ -40,8 +41,10 @@ def _save(fig, path: str, title: str, scale: str) -> str:
     width = max(30, int(fig.get_figwidth() * 11))  # characters that fit the figure at font size 10
     fig.suptitle("\n".join(textwrap.wrap(title, width)) + f"\n(scale: {scale})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))  # a temporary name keeping ".png", then renamed
+    finally:
+        _plt().close(fig)
     return path
 
 

@@ -78,6 +78,7 @@ from experiments.plan import Job, plan_jobs
 from experiments.rows import SMOKE_EPOCHS, SMOKE_MAX_TRAIN, Overrides, Paper, Row, command_text
 from hmtl_tf.cli import flag_text
 from hmtl_tf.config import ConfigError
+from hmtl_tf.rundir import write_atomic
 
 SMOKE_BATCH = getattr(_rows, "SMOKE_BATCH", 8)    # the stage-1 rows' smoke batch (distill's smoke default: 8)
 
@@ -312,10 +313,7 @@ def write_markdown(path: str, recs: Sequence[Dict[str, object]], scale: str, dat
         lines += ["", "Notes:"] + notes
     if failures:
         lines += ["", "Failed jobs (re-run `make reproduce-kdoe` to resume them):"] + [f"- {f}" for f in failures]
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_report(rows: Sequence[KDRow], scale: str, runs_dir: str, results_dir: str,

@@ -3,14 +3,15 @@ data (real / synthetic) and the run directory of every row (literature rows carr
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
 from typing import Dict, List, Optional, Sequence
 
 from experiments.plan import read_metrics
-from hmtl_tf.evaluate import selection_label, selection_of
 from experiments.rows import IMAGENET_STANDIN, STANDIN_MARK, Row, smoke_summary
+from hmtl_tf.rundir import selection_label, selection_of, write_atomic
 
 ANGLES = ("yaw", "pitch", "roll", "mean")
 
@@ -111,17 +112,17 @@ def pretext_cell(rec: Dict[str, object]) -> str:
 
 
 def write_csv(path: str, recs: Sequence[Dict[str, object]]) -> None:
+    """One row per record, the union of their keys as columns; written whole or not at all (``write_atomic``)."""
     keys: List[str] = []
     for r in recs:
         keys += [k for k in r if k not in keys]
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in recs:
-            w.writerow({k: ("" if r.get(k) is None else (f"{r[k]:.4f}" if isinstance(r.get(k), float) else r[k]))
-                        for k in keys})
-    os.replace(tmp, path)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for r in recs:
+        w.writerow({k: ("" if r.get(k) is None else (f"{r[k]:.4f}" if isinstance(r.get(k), float) else r[k]))
+                    for k in keys})
+    write_atomic(path, buf.getvalue())
 
 
 SELECTION_NOTE = ("Weights: the rule (and epoch) whose weights produced the row's numbers (SPEC 8) — `final` = the "
@@ -175,7 +176,4 @@ def write_markdown(path: str, module, recs: Sequence[Dict[str, object]], scale: 
         lines += [""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in figures]
     if failures:
         lines += ["", "Failed jobs (re-run the same `make` target to resume them):"] + [f"- {f}" for f in failures]
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(lines) + "\n")

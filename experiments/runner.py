@@ -36,10 +36,15 @@ def exit_on_failures(status: Dict[str, str]) -> None:
 
 
 def cli(main: Callable, define_flags: Callable[[], None]) -> None:
-    """``define_flags()`` then ``app.run(main)``; a ValueError is one line ``error: ...`` and exit 2."""
+    """``define_flags()`` then ``app.run(main)``; a ValueError is one line ``error: ...`` and exit 2. The libraries'
+    log lines (TensorFlow's start-up) go to a log file (hmtl_tf.library_log: the jobs' own go to their run
+    directories, the runner's to ``$TMPDIR/hmtl_tf_library.log``)."""
     define_flags()
 
     def _main(argv):
+        from hmtl_tf import library_log
+
+        library_log.start(verbose=False)
         try:
             main(argv)
         except ValueError as e:

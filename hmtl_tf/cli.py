@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import tempfile
 import textwrap
 from typing import Any, Dict, List, Tuple
 
@@ -199,17 +198,12 @@ def config_from_flags(scale: str) -> C.TrainConfig:
 
 
 def quiet_libraries() -> None:
-    """Keeps library noise out of what a user reads: absl's INFO lines (TensorFlow's SavedModel export logs through
-    absl, and ``app.run`` starts at INFO unless ``--verbosity`` is given) and Keras' warning that a tf.data input
-    ignores ``shuffle`` (our datasets are shuffled statelessly by design)."""
-    import warnings
-
+    """The libraries' Python-level records at INFO (absl's ``app.run`` default, unless ``--verbosity`` is given):
+    they go to library.log (:mod:`hmtl_tf.library_log`), not the console, so nothing of them needs silencing."""
     from absl import flags, logging
 
-    verbose = "verbose" in flags.FLAGS and flags.FLAGS.verbose
-    if not flags.FLAGS["verbosity"].present and not verbose:
-        logging.set_verbosity(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.INFO)
 
 
 def usage_errors() -> tuple:
@@ -227,29 +221,17 @@ def guarded(fn, *args) -> int:
         return 2
 
 
-NATIVE_LOG = os.path.join(tempfile.gettempdir(), "hmtl_tf_native.log")
+def start_tensorflow_quietly(verbose: bool = False) -> None:
+    """Sends the libraries' output to library.log (:func:`hmtl_tf.library_log.start`; the console too under
+    ``--verbose``), then imports TensorFlow and lists its devices, so its start-up lines (``All log messages before
+    absl::InitializeLog()``, ``oneDNN``, ``cudart_stub``, ``cuInit``; written from C++ to fd 2 before
+    ``TF_CPP_MIN_LOG_LEVEL`` applies) land there too."""
+    from hmtl_tf import library_log
 
+    library_log.start(verbose)
+    import tensorflow as tf
 
-def start_tensorflow_quietly(log_path: str = NATIVE_LOG) -> None:
-    """Imports TensorFlow and lists its devices with the process's native stderr (fd 2) sent to ``log_path``.
-
-    TF 2.21 writes its start-up lines (``All log messages before absl::InitializeLog()``, ``cudart_stub``,
-    ``cuInit``) from C++ before ``TF_CPP_MIN_LOG_LEVEL`` applies, so only a redirect of fd 2 keeps them out of what a
-    user reads; ``--verbose`` shows them. Python's own stderr is restored before anything of ours is printed."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(log_path, "ab") as log:
-            os.dup2(log.fileno(), 2)
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
-    except OSError:
-        pass  # an unwritable temp dir: the lines stay on stderr
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+    tf.config.list_physical_devices()
 
 
 def run_main(main_fn):
@@ -261,15 +243,15 @@ def run_main(main_fn):
         print_help()
         sys.exit(0)
     if "verbose" not in flags.FLAGS:
-        flags.DEFINE_boolean("verbose", False, "show the libraries' log lines (TensorFlow start-up, absl INFO, "
-                             "SavedModel / tf2onnx)")
+        flags.DEFINE_boolean("verbose", False, "also show the libraries' log lines (TensorFlow start-up, Keras "
+                             "warnings, absl INFO, SavedModel / tf2onnx) on the console; they always go to "
+                             "<run>/library.log")
     verbose = any(a in ("--verbose", "--verbose=true", "--verbose=1") for a in sys.argv[1:])
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines (cuInit, CPU flags)
+    if not verbose:  # TensorFlow's C++ INFO lines (its warnings and errors still reach library.log)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
     def wrapped(argv):
-        if not verbose:
-            start_tensorflow_quietly()
+        start_tensorflow_quietly(verbose)
         quiet_libraries()
         code = guarded(main_fn, argv)
         if code:

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from hmtl_tf import config as C
+from hmtl_tf.rundir import write_atomic
 
 DEMO = {"epochs": 8, "batch_size": 32, "data.image_size": 64, "optim.lr_drops": (6,), "data.aug_level": 1,
         "data.train": "300w_lp", "data.val": "aflw2000_visible", "seed": 0, "data.val_split": 0.1}
@@ -136,8 +137,7 @@ def write_table(path: str, blocks) -> str:
                          f"{r['n']} | {pretext_cell(r.get('pretext'))} |")
         lines.append("")
     text = "\n".join(lines)
-    with open(path, "w") as f:
-        f.write(text)
+    write_atomic(path, text)
     return text
 
 
@@ -159,8 +159,10 @@ def plot_curves(path: str, runs) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        write_atomic(path, fig.savefig)  # a temporary name keeping ".png", then renamed
+    finally:
+        plt.close(fig)
 
 
 def contact_sheet(path: str, run_dir: str, cfg: C.TrainConfig, val, n: int = 24) -> None:
@@ -175,13 +177,14 @@ def contact_sheet(path: str, run_dir: str, cfg: C.TrainConfig, val, n: int = 24)
     true = np.stack([targets[a].numpy() for a in C.ANGLES3], 1)
     imgs = np.clip(images.numpy(), 0, 255).astype(np.uint8)
     big = [np.ascontiguousarray(np.repeat(np.repeat(im, 2, 0), 2, 1)) for im in imgs]
-    viz.save_png(path, viz.contact_sheet(big, pred, true, cols=8))
+    sheet = viz.contact_sheet(big, pred, true, cols=8)
+    write_atomic(path, lambda tmp: viz.save_png(tmp, sheet))
 
 
 def main(argv):
     from absl import flags
 
-    from hmtl_tf import rundir, train
+    from hmtl_tf import library_log, rundir, train
     from hmtl_tf.data.locate import resolve
     from hmtl_tf.evaluate import evaluate_run
 
@@ -189,9 +192,11 @@ def main(argv):
     t0 = time.time()
     out = os.path.abspath(fl.out)
     os.makedirs(out, exist_ok=True)
+    library_log.attach(out)  # each training run then logs into its own directory, the rest into --out
     sl, hmtl = demo_configs(out, fl.epochs, demo_data_root())
     for cfg in (sl, hmtl):
         train.run(cfg, overwrite=fl.overwrite, verbose=2)
+    library_log.attach(out)
     root = sl.data.data_root
     tr = resolve("300w_lp", root, training=True)
     blocks = []
@@ -213,9 +218,7 @@ def main(argv):
     table += f"\n**Does training work?** ({TEST_SETS[0][0]}; targets of issue 13)\n\n" + checks
     table += (f"\nThe same targets on the held-out 300W-LP-layout faces (in-distribution; the puzzle accuracy is "
               f"the test images' either way):\n\n" + checks_text(learning_checks(blocks[-1][1])))
-    with open(os.path.join(out, "table.md.tmp"), "w") as f:
-        f.write(table)
-    os.replace(os.path.join(out, "table.md.tmp"), os.path.join(out, "table.md"))
+    write_atomic(os.path.join(out, "table.md"), table)
     plot_curves(os.path.join(out, "learning_curves.png"), [("SL", sl.run), ("HMTL", hmtl.run)])
     best = min((sl, hmtl), key=lambda c: rundir.read_json(os.path.join(c.run, "metrics.json"))[TEST_SETS[0][0]]["mean"])
     contact_sheet(os.path.join(out, "contact_sheet.png"), best.run, best, resolve(TEST_SETS[0][0], root, training=False))

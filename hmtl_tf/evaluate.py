@@ -25,9 +25,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from hmtl_tf import config as C
-from hmtl_tf.data.locate import angles_on  # noqa: F401  (old home)
-from hmtl_tf.rundir import (LEGACY_SELECTION, dataset_key, load_run, read_json, record_metrics,  # noqa: F401
-                            selection_label, selection_of)  # (load_run, selection_*: old home)
+from hmtl_tf.data.locate import angles_on
+from hmtl_tf.rundir import dataset_key, load_run, read_json, record_metrics, selection_label, selection_of
 
 
 def mae_table(pred: np.ndarray, true: np.ndarray, angles) -> Dict[str, Optional[float]]:
@@ -140,6 +139,10 @@ def main(argv):
         raise C.ConfigError(f"unexpected arguments {argv[1:]}; flags are --name=value")
     if not fl.run:
         raise C.ConfigError("--run: the run directory to evaluate is required")
+    if os.path.isfile(os.path.join(fl.run, "config.json")):  # a run: its library.log / console.log
+        from hmtl_tf import library_log
+
+        library_log.attach(fl.run)
     if fl.crops:
         from hmtl_tf.crop_eval import evaluate_crops
 

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from hmtl_tf import api
+from hmtl_tf import api, library_log
 from hmtl_tf.data.sources.images import load_rgb
 from hmtl_tf.rundir import DiskFullError, disk_full, is_out_of_space
 
@@ -156,8 +156,9 @@ def export(run: str, fmt: str, quant: str = "fp32", out: Optional[str] = None, o
         raise ExportError(f"{final}: an export already exists; pass --overwrite to replace it")
     if api.detect_format(run) not in ("run", "keras"):
         raise ExportError(f"--run={run}: expected a run directory or an inference.keras file")
-    est = api.HeadPoseEstimator.load(run)
     os.makedirs(out, exist_ok=True)
+    library_log.attach(out)  # SavedModel / tf2onnx / TFLite converter lines: <out>/library.log
+    est = api.HeadPoseEstimator.load(run)
     tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=out)
     try:
         tmp = os.path.join(tmp_dir, export_name(fmt, quant))
@@ -213,7 +214,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    from absl import app
+    from hmtl_tf.cli import run_main
 
     define_flags()
-    app.run(lambda argv: sys.exit(main(argv)))
+    run_main(main)

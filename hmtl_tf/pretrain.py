@@ -315,6 +315,7 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     import keras
     import tensorflow as tf
 
+    from hmtl_tf import library_log
     from hmtl_tf.rundir import library_versions, write_atomic, write_history_csv, write_json_atomic
     from hmtl_tf.runsetup import resolve_recipe, setup_devices
     from hmtl_tf.train import angles_for, data_sources
@@ -328,6 +329,7 @@ def pretrain(cfg: C.TrainConfig, spec: PretrainSpec, *, overwrite: bool = False,
     angles_for(cfg, train[0])
     stem = spec.stem()
     os.makedirs(os.path.dirname(os.path.abspath(spec.out)), exist_ok=True)
+    library_log.attach(os.path.dirname(os.path.abspath(spec.out)), os.path.basename(stem) + ".")  # <stem>.library.log
     strategy, policy = setup_devices(cfg)  # seeds, determinism, dtype policy (one device, float32: see above)
     spe = pipeline.steps_per_epoch(train[0], cfg, split=train[1])
     recipe = resolve_recipe(cfg, strategy, policy, steps_per_epoch=spe)  # XLA, transforms_on (steps run one by one)

@@ -29,12 +29,21 @@ class Progress:
         self.every_s = 0.2 if self.tty else every_s
         self.done, self.t0 = 0, time.monotonic()
         self._last, self._closed = self.t0, False
+        self._first = None  # (time, count) at the first update: the rate leaves the warm-up out
         self.extra = extra  # callable -> str appended to each line (e.g. "written 12")
         self.always_final = always_final  # False: a short loop prints nothing in a log
 
+    def rate(self) -> float:
+        """Units per second since the first update (so a first unit slowed by imports / graph tracing does not give
+        an ETA of hours), or since the start while there is only that first update."""
+        now = time.monotonic()
+        if self._first and self.done > self._first[1] and now > self._first[0]:
+            return (self.done - self._first[1]) / (now - self._first[0])
+        return self.done / max(now - self.t0, 1e-9)
+
     def line(self) -> str:
         dt = max(time.monotonic() - self.t0, 1e-9)
-        rate = self.done / dt
+        rate = self.rate()
         if self.total:
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             text = f"{self.label}: {self.done}/{self.total} {self.unit} ({rate:.1f}/s, ETA {_secs(eta)})"
@@ -45,11 +54,13 @@ class Progress:
     def update(self, n: int = 1) -> None:
         self.done += n
         now = time.monotonic()
+        if self._first is None:
+            self._first = (now, self.done)
         if not self.enabled:
             return
         if self.total and self.done >= self.total:
             self.close()
-        elif now - self._last >= self.every_s:
+        elif self.done > self._first[1] and now - self._last >= self.every_s:  # not on the first: no rate yet
             self._last = now
             self._emit(final=False)
 

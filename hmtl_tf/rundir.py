@@ -208,14 +208,25 @@ def check_run_dir(cfg: C.TrainConfig, overwrite: bool = False, compare: bool = T
             raise C.ConfigError(f"--run={run_dir} holds a {done}run with a different config ({', '.join(diff[:5])}); "
                                 f"use --overwrite or a new --run")
         return "done" if os.path.isfile(os.path.join(run_dir, "DONE")) else "resume"
-    if os.path.isdir(run_dir) and os.listdir(run_dir):
+    if os.path.isdir(run_dir) and _contents(run_dir):
         raise C.ConfigError(f"--run={run_dir} exists and is not a hmtl_tf run directory; use another --run "
                             f"or --overwrite")
     return "new"
 
 
+def _contents(run_dir: str) -> List[str]:
+    """What a directory holds besides the logs of a command that stopped before config.json was written."""
+    from hmtl_tf.library_log import LOG_FILES
+
+    return [n for n in os.listdir(run_dir) if n not in LOG_FILES]
+
+
 def prepare_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str]:
-    """Creates or re-opens the run directory. Returns None when the run is already finished (same config)."""
+    """Creates or re-opens the run directory and sends the libraries' log lines (and a copy of the console's) to
+    its library.log / console.log (:func:`hmtl_tf.library_log.attach`). Returns None when the run is already
+    finished (same config)."""
+    from hmtl_tf import library_log
+
     what = check_run_dir(cfg, overwrite)
     if what == "done":
         return None
@@ -223,6 +234,7 @@ def prepare_run_dir(cfg: C.TrainConfig, overwrite: bool = False) -> Optional[str
     if overwrite and os.path.isdir(run_dir) and os.listdir(run_dir):
         shutil.rmtree(run_dir)
     os.makedirs(run_dir, exist_ok=True)
+    library_log.attach(run_dir)
     return run_dir
 
 

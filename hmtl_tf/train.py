@@ -28,21 +28,12 @@ import time
 from typing import List, NamedTuple, Optional
 
 from hmtl_tf import config as C
-from hmtl_tf.runsetup import (KEEP_CHECKPOINTS, NaNLossError, SelectionError, make_strategy,  # noqa: F401 (re-exported)
-                              run_callbacks, seed_states, selection_key, set_precision, setup_devices)
+from hmtl_tf.rundir import (check_run_dir, library_versions, prepare_run_dir, read_json, record_metrics, shard_hashes,
+                            worker_run_dir, write_atomic, write_json_atomic)
+from hmtl_tf.runsetup import KEEP_CHECKPOINTS, NaNLossError, run_callbacks, seed_states, setup_devices
 
 
-
-# ----------------------------------------------------------------------------------------- run directory
-# The protocol lives in hmtl_tf.rundir; these names stay importable from here for older callers.
-from hmtl_tf.rundir import (DiskFullError, check_run_dir, library_versions, prepare_run_dir,  # noqa: E402,F401
-                            read_json, record_metrics, shard_hashes, worker_run_dir, write_atomic, write_history_csv,
-                            write_json_atomic)
-
-
-
-
-# ----------------------------------------------------------------------------------------- devices
+# ----------------------------------------------------------------------------------------- scale
 def resolve_scale(scale: str, data_root: str) -> str:
     from hmtl_tf.data.locate import real_data_present
 

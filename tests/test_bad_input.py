@@ -219,7 +219,7 @@ def test_train_checkpoint_out_of_space(tmp_path, monkeypatch):
     import keras
     import numpy as np
 
-    from hmtl_tf import train
+    from hmtl_tf import runsetup
     from hmtl_tf.rundir import DiskFullError
 
     keras.utils.set_random_seed(0)
@@ -231,7 +231,7 @@ def test_train_checkpoint_out_of_space(tmp_path, monkeypatch):
     run.mkdir()
 
     def epoch_end(state):
-        cb = train.run_callbacks(str(run), state, model)[0]
+        cb = runsetup.run_callbacks(str(run), state, model)[0]
         cb.set_model(model)
         cb.on_epoch_begin(0)
         cb.on_epoch_end(0, {"loss": 1.0})
@@ -318,7 +318,7 @@ def test_truncated_shard_is_rewritten_on_resume_and_refused_on_read(raw, tmp_pat
 def test_three_angle_run_on_eth_xgaze_uses_yaw_and_pitch(tmp_path):
     """Issue 14.5: the evaluation targets of a 3-angle run on a set without roll are yaw and pitch (old code asked
     the pipeline for roll: a 51-line InvalidArgumentError)."""
-    from hmtl_tf.evaluate import angles_on
+    from hmtl_tf.data.locate import angles_on
 
     d = tmp_path / "eth_xgaze"
     d.mkdir()

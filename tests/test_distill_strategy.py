@@ -1,4 +1,4 @@
-"""``hmtl_tf.distill`` shares ``train.setup_devices`` (issue 12 item 9): a KD-OE student distilled under a 2-replica
+"""``hmtl_tf.distill`` shares ``runsetup.setup_devices`` (issue 12 item 9): a KD-OE student distilled under a 2-replica
 CPU MirroredStrategy trains like on one device.
 
 One subprocess (logical devices must be configured before TF initialises) splits the CPU into 2 logical devices and
@@ -91,7 +91,7 @@ def test_distilled_student_mirrored_two_cpus_equals_one_device(tmp_path):
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     res = json.loads(lines[-1][len("RESULT "):])
-    # the distill log line states the set-up each run got from train.setup_devices
+    # the distill log line states the set-up each run got from runsetup.setup_devices
     runs = [l for l in proc.stdout.splitlines() if l.startswith("distill ")]
     assert len(runs) == 2 and "replicas=1" in runs[0] and "replicas=2" in runs[1], runs
     assert all("precision=float32" in l and "steps/epoch=2" in l for l in runs), runs

@@ -135,7 +135,7 @@ def test_nan_loss_stops_with_a_message(shards, tmp_path):
     ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}', "r.workers/worker_0"),
 ])
 def test_only_the_chief_writes_the_run_directory(tf_config, expected):
-    from hmtl_tf.train import worker_run_dir
+    from hmtl_tf.rundir import worker_run_dir
 
     assert worker_run_dir("r", tf_config) == expected
 
@@ -168,7 +168,7 @@ def test_run_resolves_a_new_config_and_leaves_the_callers_unchanged(shards, tmp_
 
 def test_bad_tf_config_is_a_one_line_error():
     from hmtl_tf.config import ConfigError
-    from hmtl_tf.train import worker_run_dir
+    from hmtl_tf.rundir import worker_run_dir
 
     with pytest.raises(ConfigError, match="TF_CONFIG"):
         worker_run_dir("r", "{not json")

@@ -188,15 +188,19 @@ def evaluate_run_ensemble(run_dir: str, dataset: str, *, K: int, d: int, data_ro
 
 
 def write_grid_csv(path: str, rows: Sequence[Mapping[str, object]]) -> None:
-    """Their Table 2 layout: K, d, S, per-angle MAE, mean, n."""
+    """Their Table 2 layout: K, d, S, per-angle MAE, mean, n; written whole or not at all (``write_atomic``)."""
     import csv
+    import io
+
+    from hmtl_tf.rundir import write_atomic
 
     cols = ["K", "d", "S"] + [a for a in ("pitch", "yaw", "roll") if a in rows[0]] + ["mean", "n"]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in r.items()})
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_atomic(path, buf.getvalue())
 
 
 def main(argv):
@@ -208,6 +212,10 @@ def main(argv):
         raise ValueError(f"unexpected arguments {argv[1:]}; flags are --name=value")
 
     grid = [parse_ensemble(g) for g in fl.grid.split(";")] if fl.grid else list(TABLE2_GRID)
+    if os.path.isfile(os.path.join(fl.run, "config.json")):  # a run: its library.log / console.log
+        from hmtl_tf import library_log
+
+        library_log.attach(fl.run)
     cfg, inference, batches, variant = run_batches(fl.run, fl.dataset, fl.data_root or None, fl.batch_size)
     fn, values = distribution_model_fn(inference)
     angles = tuple(cfg.model.angles)
