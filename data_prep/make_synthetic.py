@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 from hmtl_tf.data.sample import DataError
 from hmtl_tf.data.synthetic import write_datasets
@@ -55,5 +55,7 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
+    from hmtl_tf.cli import run_main  # TensorFlow's start-up lines go to a log file unless --verbose
+
     define_flags()
-    app.run(lambda argv: sys.exit(main(argv)))
+    run_main(main)

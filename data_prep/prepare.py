@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from hmtl_tf.data.convert import (CONFIG_FILE, MANIFEST_COLUMNS, PREPARE_VERSION, Options,  # noqa: F401 (older
                                   encode_sample, first_line, get_reader, prepare_dataset, run)  # callers' names)
@@ -56,5 +56,7 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    from hmtl_tf.cli import run_main  # TensorFlow's start-up lines go to a log file unless --verbose
+
     define_flags()
-    app.run(main)
+    run_main(main)
