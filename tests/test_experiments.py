@@ -289,7 +289,10 @@ def _check_row(results, n, row, paper_mean, evaluated_on):
     assert float(rec["paper_mean"]) == paper_mean
     assert abs(float(rec["diff_mean"]) - (float(rec["ours_mean"]) - paper_mean)) < 1e-3
     md = (results / f"table{n}.md").read_text()
-    assert f"{float(rec['ours_mean']):.3f} ({paper_mean:.3f})" in md and "Scale: **smoke**" in md
+    # the CSV keeps 4 decimals, the Markdown 3 of the unrounded mean: either neighbour of a tie is the cell
+    mean = float(rec["ours_mean"])
+    cells = {f"{m:.3f} ({paper_mean:.3f})" for m in (mean - 5e-5, mean, mean + 5e-5)}
+    assert any(c in md for c in cells) and "Scale: **smoke**" in md, (cells, md)
     return rec
 
 
