@@ -181,13 +181,14 @@ def shard_angles(shard_dir: str) -> Tuple[str, ...]:
 # ----------------------------------------------------------------------------------------- the four sources
 register_dataset(Dataset(
     "300w_lp", "300W-LP", "hmtl_tf.data.sources.w300lp", splits=("train",), split_rule=every("train"),
-    filtered=("train",), subset_counts=True, marks_real_data=True, synthetic="hmtl_tf.data.synthetic:_write_300wlp",
+    filtered=("train",), subset_counts=True, marks_real_data=True,
+    synthetic="hmtl_tf.data.synthetic.layouts.w300lp:_write_300wlp",
     sets=(NamedSet("300w_lp", "300w_lp", "train", "train",
                    note="all eight subset folders; training picks them (--w300lp_subsets)"),)))
 register_dataset(Dataset(
     "aflw2000", "AFLW2000", "hmtl_tf.data.sources.aflw2000", splits=("test", "test_full"),
     split_rule=every("test", "test_full"), filtered=("test",), marks_real_data=True,
-    synthetic="hmtl_tf.data.synthetic:_write_aflw2000",
+    synthetic="hmtl_tf.data.synthetic.layouts.aflw2000:_write_aflw2000",
     sets=(NamedSet("aflw2000", "aflw2000", "test", "test", tables=(2, 4, 5),
                    note="the reduced 1,969 (|angles| <= 99)"),
           NamedSet("aflw2000_full", "aflw2000", "test_full", "test_full", tables=(2,),
@@ -197,12 +198,12 @@ register_dataset(Dataset(
 register_dataset(Dataset(
     "biwi", "BIWI", "hmtl_tf.data.sources.biwi", splits=("test", "p3_train", "p3_test"), split_rule=biwi_splits,
     filtered=("test", "p3_train", "p3_test"), crop_from_box=True, boxes_file="BIWI.json",
-    synthetic="hmtl_tf.data.synthetic:_write_biwi",
+    synthetic="hmtl_tf.data.synthetic.layouts.biwi:_write_biwi",
     sets=(NamedSet("biwi", "biwi", "test", "test", tables=(3,)),)))
 register_dataset(Dataset(
     "eth_xgaze", "ETH-XGaze", "hmtl_tf.data.sources.eth_xgaze", splits=("train", "val", "test", "test_person_specific"),
     split_rule=own_split, angles=ANGLES2, precropped="ETH-XGaze patches",
-    synthetic="hmtl_tf.data.synthetic:_write_xgaze",
+    synthetic="hmtl_tf.data.synthetic.layouts.eth_xgaze:_write_xgaze",
     sets=(NamedSet("eth_xgaze", "eth_xgaze", "train", "val", tables=(1, 6),
                    note="val = subjects 0108, 0109, 0111 (Sec. 4.1)"),
           NamedSet("eth_xgaze_test", "eth_xgaze", "test", "test"))))
