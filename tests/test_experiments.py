@@ -298,14 +298,13 @@ def _check_row(results, n, row, paper_mean, evaluated_on):
 
 @pytest.mark.smoke
 def test_one_smoke_row_of_every_table(tmp_path):
-    """CI: one row of each of Tables 1-6 through ``python -m experiments.run`` and the real ``hmtl_tf.train`` /
-    ``hmtl_tf.evaluate`` commands at smoke scale, in one runs directory (~3 min on the shared 2-core CPU).
+    """CI: the representative row (Table 2's HMTL) through ``python -m experiments.run`` and the real
+    ``hmtl_tf.train`` / ``hmtl_tf.evaluate`` commands at smoke scale, reported by Tables 2-5 from one runs directory.
 
     The paper's model (HMTL 3x3 puzzle, flag 3, level-2 augmentation) is trained once for Table 2 and evaluated on
     AFLW2000; Table 3 only evaluates that run on BIWI, and Tables 4 and 5 report it without running anything (the
-    rows are shared), which shows that a finished row is never trained again. Table 1's SL row and Table 6's
-    one-subject HMTL row train on ETH-XGaze. Rows of their own for Tables 4 and 5 (pre-training + linear
-    evaluation; w/o SSHs) are ``slow`` tests below."""
+    rows are shared), which shows that a finished row is never trained again. Table 1 (ETH-XGaze) is the next test;
+    Table 6 and rows of their own for Tables 4 and 5 (pre-training + linear evaluation; w/o SSHs) are ``slow``."""
     results = tmp_path / "results"
     _, out = _run_rows(tmp_path, 2, "hmtl_p3_aug2", timeout=900)
     assert "train/hmtl_p3_aug2: done" in out  # its AFLW2000 metrics come from the run's final evaluation
@@ -326,10 +325,24 @@ def test_one_smoke_row_of_every_table(tmp_path):
         assert "0 job(s) run" in out, out
         _check_row(results, n, "hmtl_p3_aug2", 4.74, "aflw2000")
 
+
+@pytest.mark.smoke
+def test_table_1_sl_row_trains_on_eth_xgaze(tmp_path):
+    """CI: Table 1's SL row, the 2-angle (yaw, pitch) ETH-XGaze path end to end; a test of its own, so that the
+    two pytest workers run it beside the Table 2 row above."""
+    results = tmp_path / "results"
     _, out = _run_rows(tmp_path, 1, "sl", timeout=600)
     assert "train/t1_sl: done" in out
     rec = _check_row(results, 1, "sl", 6.095, "eth_xgaze")
     assert rec["ours_roll"] == ""  # ETH-XGaze: yaw and pitch only
+
+
+@pytest.mark.smoke
+@pytest.mark.slow  # ~1.5 min: CI trains one representative row per path (above); every row's config is checked
+# without training by tests/test_row_configs.py
+def test_table_6_one_subject_hmtl_row(tmp_path):
+    """Table 6's one-subject HMTL row (ETH-XGaze, puzzle 2x2)."""
+    results = tmp_path / "results"
     _, out = _run_rows(tmp_path, 6, "hmtl_p2_s1", timeout=600)
     assert "train/t6_hmtl_p2_s1: done" in out
     _check_row(results, 6, "hmtl_p2_s1", 5.116, "eth_xgaze")

@@ -99,8 +99,8 @@ def test_train_console_has_only_our_lines_and_verbose_shows_the_rest(shards, tmp
     run = tmp_path / "run"
     train = subprocess.run([sys.executable, "-m", "hmtl_tf.train", "--scale=smoke", f"--data_root={shards}",
                             f"--run={run}", "--image_size=64", "--batch_size=4", "--epochs=1", "--steps_per_epoch=1",
-                            "--val=", "--aug_level=1"], cwd=REPO, capture_output=True, text=True, timeout=900,
-                           env=_env())
+                            "--val=", "--aug_level=1", "--backbone=resnet18"], cwd=REPO, capture_output=True,
+                           text=True, timeout=900, env=_env())
     assert train.returncode == 0, train.stderr[-3000:]
     console = train.stdout + train.stderr
     assert not NOISE.search(console), NOISE.search(console).group(0) + "\n" + console[-3000:]
