@@ -12,7 +12,7 @@ Paper-scale set-up (their Sec. 4.2): 256 px, Adam 1e-3; "We shuffle each trainin
 and 10% validation": ``--val_split=0.1`` of 300W-LP (split by source face) is the validation set, and
 ``--selection=best_heldout`` takes the epoch with its lowest MAE (the landmark stage: lowest NME); AFLW2000
 (``--val``) and BIWI are test sets only, never used to pick an epoch. Their augmentation set (``--mnn_augment``,
-``hmtl_tf.mnn.augment``): scaling +-15 %, translation +-5 % of the box, mirroring (``--flip``), each HSV channel
+``hmtl_tf.data.mnn_augment``): scaling +-15 %, translation +-5 % of the box, mirroring (``--flip``), each HSV channel
 x U[0.5, 1.5] and synthetic rectangular occlusions (which zero the covered landmarks' visibility); it replaces our
 level-1 set (``--aug_level=0``).
 Loss weights of their Eq. 5: ``--mnn_alpha_{ed,ae,heatmap,visibility}`` (all 1: their values are not published).

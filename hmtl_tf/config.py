@@ -168,7 +168,7 @@ class MNNConfig:
 
     Loss weights of their Eq. 5 (tuned there from converged single-task loss magnitudes, values not published;
     ours with ED in degrees, AE in 256-px pixels, CEs in nats). Augmentation: their Sec. 4.2 set
-    (``hmtl_tf.mnn.augment``), used when ``augment`` is on (the MNN rows), with ``data.flip`` for the mirroring.
+    (``hmtl_tf.data.mnn_augment``), used when ``augment`` is on (the MNN rows), with ``data.flip`` for the mirroring.
     """
     alpha_ed: float = 1.0           # alpha_p1: Euclidean pose loss (Eq. 1)
     alpha_ae: float = 1.0           # alpha_p2: alignment loss of the projected mean face (Eq. 2)

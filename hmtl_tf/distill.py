@@ -13,7 +13,7 @@ image, 2 x angles x 198 floats, so the flip augmentation stays exact) in ``--tea
 its students); the student trains on those with flip p=0.5 and the teacher run's image augmentation
 (``config.aug_ops``: KD-OE Sec. 4.3's photometric list; rotation would invalidate stored distributions, so it is
 off). ``--max_train_samples=N``: the first N training records (default: the teacher run's setting).
-``on_the_fly``: each batch of stored regions is flipped and rotated (±15°, exact labels, ``kdoe.rotation_aug``),
+``on_the_fly``: each batch of stored regions is flipped and rotated (±15°, exact labels, ``data.rotation_aug``),
 then given the same image augmentation, and the ensemble is computed in the training step (S forward passes
 of the teacher per image).
 
@@ -117,7 +117,7 @@ def stored_example_fn(cfg: C.TrainConfig, angles, flip: bool):
     import tensorflow as tf
 
     from hmtl_tf.data import augment, pipeline, records
-    from hmtl_tf.kdoe.rotation_aug import flip_tf
+    from hmtl_tf.data.rotation_aug import flip_tf
 
     size, n = cfg.data.image_size, len(angles)
     ops = C.aug_ops(cfg.data)
@@ -141,14 +141,14 @@ def stored_example_fn(cfg: C.TrainConfig, angles, flip: bool):
 
 def on_the_fly_example_fn(cfg: C.TrainConfig, angles, flip: bool, rotate: bool):
     """(serialized, seed) -> ({"stored", "box"}, targets): the stored region flipped/rotated about the crop
-    centre (labels changed exactly, ``kdoe.rotation_aug``), then the image ops of the run's augmentation set
+    centre (labels changed exactly, ``data.rotation_aug``), then the image ops of the run's augmentation set
     (``config.aug_ops``, zoom skipped) on the region, so the teacher's offset crops and the student's crop see
     the same pixels (sizes of the occluders and CLAHE tiles are relative to the region)."""
     import tensorflow as tf
 
     from hmtl_tf.data import augment, pipeline
     from hmtl_tf.kdoe.ensemble import stored_example
-    from hmtl_tf.kdoe.rotation_aug import random_pose_augment_tf
+    from hmtl_tf.data.rotation_aug import random_pose_augment_tf
 
     ops = C.aug_ops(cfg.data)
 

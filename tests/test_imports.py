@@ -126,6 +126,15 @@ def test_models_never_import_their_peers():
             assert not peers, f"{name} imports {peers}: register the family from its own package instead"
 
 
+def test_the_data_layer_never_imports_models_or_peers():
+    """Issue 15 item 3: peer-specific data ops (KD-OE's rotation, MNN's augmentation set) live in the data layer."""
+    graph = import_graph(package_modules())
+    for name, deps in graph.items():
+        if name.startswith("hmtl_tf.data"):
+            up = [d for d in deps if d.startswith(("hmtl_tf.kdoe", "hmtl_tf.mnn", "hmtl_tf.models", "hmtl_tf.train"))]
+            assert not up, f"{name} imports {up}: the data layer sits below the models and the peers"
+
+
 @pytest.mark.parametrize("name", sorted(package_modules()))
 def test_every_module_imports(name):
     importlib.import_module(name)

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from hmtl_tf import angles
-from hmtl_tf.kdoe import rotation_aug as R
+from hmtl_tf.data import rotation_aug as R
 
 POSES = [(0, 0, 0), (30, -20, 10), (60, 25, -5), (-45, 10, 20)]
 

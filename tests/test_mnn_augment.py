@@ -1,4 +1,4 @@
-"""MNN's augmentation set (their Sec. 4.2, ``hmtl_tf.mnn.augment``): each function against a NumPy re-statement,
+"""MNN's augmentation set (their Sec. 4.2, ``hmtl_tf.data.mnn_augment``): each function against a NumPy re-statement,
 eagerly and inside ``Dataset.map``; through the pipeline, translation moves the landmark targets by the same pixels
 as the image content, occlusions zero the covered landmarks' visibility, and the set is off unless configured."""
 import colorsys
@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from hmtl_tf.config import ConfigError, MNNConfig, make_config
 from hmtl_tf.data import pipeline
-from hmtl_tf.mnn import augment as A
+from hmtl_tf.data import mnn_augment as A
 
 S = 64
 

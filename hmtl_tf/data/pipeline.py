@@ -408,7 +408,7 @@ def train_transform(image, ypr, seed, cfg: TrainConfig, landmarks=None, visibili
     if d.flip:
         image, ypr, landmarks, visibility = aug.random_flip(image, ypr, seed, landmarks, visibility)
     if d.rotate_deg > 0:  # KD-OE Sec. 4.3: in-plane rotation, labels changed exactly (rotation composed)
-        from hmtl_tf.kdoe import rotation_aug
+        from hmtl_tf.data import rotation_aug
 
         if landmarks is not None:
             raise ValueError("--rotate_deg with landmark targets is not supported (landmarks are not rotated)")
@@ -457,7 +457,7 @@ def example_fn(cfg: TrainConfig, training: bool, with_landmarks: bool = False, w
     zoom_on = "zoom" in ops
     mnn_aug = None
     if training and cfg.mnn.augment:  # MNN rows' own set (their Sec. 4.2): scale/shift in the box, HSV, occlusion
-        from hmtl_tf.mnn import augment as mnn_aug
+        from hmtl_tf.data import mnn_augment as mnn_aug
     for name in cfg.model.angles:
         if name not in ANGLE_INDEX:
             raise ValueError(f"model.angles: unknown angle {name!r}; expected yaw, pitch, roll")
