@@ -8,6 +8,9 @@ import tensorflow as tf
 
 from hmtl_tf.config import ANGLES2, make_config, ssl_grid
 from hmtl_tf.data import crops, pipeline, records
+from tests.helpers import pipeline_config as _cfg
+from tests.helpers import random_items as _random_items
+from tests.helpers import write_records
 
 S = 64
 
@@ -18,34 +21,6 @@ def ramp_image(w=300, h=300):
     return np.stack([0.8 * x + 5, 0.8 * y + 5, np.full_like(x, 128.0)], -1).round().astype(np.uint8)
 
 
-def write_records(path, split, items, index=0, total=1):
-    """Writes ``items`` (dicts: image, spec, ypr, ...) as one shard, storing the policy's outer region."""
-    os.makedirs(path, exist_ok=True)
-    with tf.io.TFRecordWriter(os.path.join(path, records.shard_name(split, index, total))) as w:
-        for i, it in enumerate(items):
-            img = it["image"]
-            h, wd = img.shape[:2]
-            ob = it["spec"].outer_box()
-            x0, y0, x1, y1 = max(0, ob[0]), max(0, ob[1]), min(wd, ob[2]), min(h, ob[3])
-            jpeg = tf.io.encode_jpeg(img[y0:y1, x0:x1], quality=95).numpy()
-            w.write(records.encode_example(
-                image_jpeg=jpeg, origin=(x0, y0), source_size=(wd, h), ypr=it.get("ypr", (0.0, 0.0, 0.0)),
-                has_roll=it.get("has_roll", True), crop=it["spec"], source_id=it.get("id", f"{split}{index}_{i}"),
-                dataset=it.get("dataset", "300w_lp"), split=split, subject=it.get("subject", ""),
-                landmarks=it.get("landmarks")))
-
-
-def _random_items(n, split, seed, policy="hopenet"):
-    rng = np.random.RandomState(seed)
-    items = []
-    for i in range(n):
-        img = rng.randint(0, 256, (96, 96, 3)).astype(np.uint8)
-        pts = rng.uniform(25, 70, (68, 2))
-        items.append(dict(image=img, landmarks=pts, ypr=rng.uniform(-80, 80, 3), id=f"{split}_{seed}_{i}",
-                          spec=crops.make_crop_spec(policy, "300w_lp", split, pt2d=pts, image_size=(96, 96))))
-    return items
-
-
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("shards"))
@@ -53,12 +28,6 @@ def shards(tmp_path_factory):
     write_records(d, "train", _random_items(6, "train", 1), 1, 2)
     write_records(d, "test", _random_items(5, "test", 2))
     return d
-
-
-def _cfg(**over):
-    base = {"batch_size": 4, "epochs": 3, "data.aug_level": 2, "seed": 5}
-    base.update(over)
-    return make_config("smoke", base)
 
 
 def _sample_points(box, size=S):

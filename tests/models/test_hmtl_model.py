@@ -10,7 +10,7 @@ from hmtl_tf.config import make_config
 from hmtl_tf.models import MultiTaskModel, build_inference_model, build_network
 from hmtl_tf.models.flops import count_flops
 from hmtl_tf.models.heads import ssl_head_specs
-from test_losses import np_ce, np_hopenet
+from tests.test_losses import np_ce, np_hopenet
 
 B = 2
 

@@ -16,13 +16,13 @@ mirrored loss is twice the one-device loss (measured), so the test also guards t
 """
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 
 SCRIPT = r'''
 import csv, json, os, sys, types

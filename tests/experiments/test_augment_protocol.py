@@ -10,7 +10,7 @@ from experiments.mnn import row_config
 from experiments.plan import TABLES, table_module
 from hmtl_tf import config as C
 from hmtl_tf.data import crops, pipeline
-from test_pipeline import write_records
+from tests.helpers import write_records
 
 HMTL_ROWS = [(n, r) for n in TABLES for r in table_module(n).ROWS if not r.is_literature]
 

@@ -6,15 +6,9 @@ import pytest
 
 from experiments import mnn
 from hmtl_tf.config import DataConfig
+from tests.helpers import flag_value as _arg
 
 HAS_VAL_SPLIT = "val_split" in {f.name for f in dataclasses.fields(DataConfig)}
-
-
-def _arg(argv, name):
-    for a in argv:
-        if a.startswith(f"--{name}="):
-            return a.split("=", 1)[1]
-    return None
 
 
 @pytest.mark.parametrize("scale", ["paper", "smoke"])

@@ -45,7 +45,7 @@ def test_unique_names_keep_extensions_apart():
 
 
 def test_api_returns_empty_array_for_no_input(tmp_path):
-    from test_api import make_run_dir
+    from tests.helpers import make_run_dir
 
     from hmtl_tf import HeadPoseEstimator
 
@@ -96,7 +96,7 @@ def test_haar_default_on_real_aflw2000(realdata):
 def test_predict_bad_out_boxes_without_match_and_no_face_listed(tmp_path):
     import cv2
 
-    from test_api import make_run_dir
+    from tests.helpers import make_run_dir
 
     from hmtl_tf.data.sample import DataError
     from hmtl_tf.predict import predict
@@ -159,7 +159,7 @@ def test_calibration_resolution_and_bad_files(tmp_path):
 
 def test_api_applies_the_calibration(tmp_path):
     """calibrated=True crops the mapped box as is; without it (or with calibration=none) the BIWI-margin rule."""
-    from test_api import make_run_dir
+    from tests.helpers import make_run_dir
 
     from hmtl_tf import HeadPoseEstimator
     from hmtl_tf.api import crop_box, sample_box
@@ -191,7 +191,7 @@ def test_predict_applies_and_records_the_calibration(tmp_path):
 
     import cv2
 
-    from test_api import make_run_dir
+    from tests.helpers import make_run_dir
 
     from hmtl_tf import HeadPoseEstimator
     from hmtl_tf.detect import CallableDetector, register_detector

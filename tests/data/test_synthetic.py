@@ -14,6 +14,7 @@ import scipy.io as sio
 from hmtl_tf import angles
 from hmtl_tf.data import synthetic as S
 from hmtl_tf.data.sample import DataError
+from tests.helpers import REPO
 
 SMALL = dict(n_300wlp=3, n_aflw2000=2, biwi_sequences=2, biwi_frames=2, xgaze_subjects=[0, 1],
              xgaze_per_subject=2, progress=False)
@@ -277,11 +278,11 @@ def test_head_is_asymmetric_front_back_and_up_down():
 def test_cli_writes_layout(tmp_path):
     cmd = [sys.executable, "-m", "data_prep.make_synthetic", f"--out={tmp_path}", "--n_300wlp=1",
            "--n_aflw2000=1", "--biwi_sequences=1", "--biwi_frames=1", "--xgaze_subjects=0"]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=pathlib.Path(__file__).parents[1], timeout=120)
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "AFLW2000").is_dir() and (tmp_path / "BIWI" / "BIWI.json").is_file()
     bad = subprocess.run(cmd[:4] + ["--n_aflw2000=-2"], capture_output=True, text=True,
-                         cwd=pathlib.Path(__file__).parents[1], timeout=120)
+                         cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "error: --n_aflw2000" in bad.stderr
 
 

@@ -18,9 +18,9 @@ from hmtl_tf.data import records
 from hmtl_tf.data.crops import CropSpec
 from hmtl_tf.data.sample import DataError
 from hmtl_tf.data.sources import aflw2000
-from test_sources import AFLW2000_REF, _write_subject
+from tests.data.test_sources import AFLW2000_REF, _write_subject
+from tests.helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARD = 6
 
 

@@ -7,14 +7,14 @@ to ~1-2% in deep-layer gradients (measured). Dropout is 0 (masks differ per repl
 """
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 
 SCRIPT = r'''
 import json, sys

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from experiments import kdoe
+from tests.helpers import REPO
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 TINY = ["--epochs=1", "--steps_per_epoch=2", "--batch_size=4"]
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from hmtl_tf.data import pipeline
 from hmtl_tf.data.device_transforms import DeviceTransform, compiles_with_xla
-from test_pipeline import _cfg, _random_items, write_records
+from tests.helpers import pipeline_config, random_items, write_records
 
 SETS = [dict(aug_set="hmtl_l1", task="puzzle3x3"), dict(aug_set="hmtl_l2", task="puzzle2x2", flip=True),
         dict(aug_set="hmtl_l2", task="puzzle_rotation2x2"), dict(aug_set="none", task="rotation2x2")]
@@ -22,13 +22,13 @@ SETS = [dict(aug_set="hmtl_l1", task="puzzle3x3"), dict(aug_set="hmtl_l2", task=
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("dev")
-    write_records(str(root), "train", _random_items(8, "train", 5))
+    write_records(str(root), "train", random_items(8, "train", 5))
     return str(root)
 
 
 def _config(over):
-    cfg = _cfg(**{"data.aug_set": over["aug_set"], "ssl.task": over["task"], "batch_size": 4, "epochs": 2,
-                  "data.flip": over.get("flip", False), "data.image_size": 48})
+    cfg = pipeline_config(**{"data.aug_set": over["aug_set"], "ssl.task": over["task"], "batch_size": 4,
+                             "epochs": 2, "data.flip": over.get("flip", False), "data.image_size": 48})
     cfg.seed = 3
     return cfg
 

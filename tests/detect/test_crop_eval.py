@@ -63,7 +63,7 @@ def oracle(dataset):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from test_api import make_run_dir
+    from tests.helpers import make_run_dir
 
     return make_run_dir(tmp_path_factory.mktemp("run") / "r", crop_policy="visible")[0]
 

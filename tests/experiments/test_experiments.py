@@ -2,7 +2,6 @@
 import csv
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -11,57 +10,12 @@ import pytest
 from experiments import run as runner
 from experiments.plan import TABLES, plan_jobs, select_rows, table_module
 from experiments.rows import PRE_BT, SMOKE_BATCH, SMOKE_EPOCHS, SMOKE_MAX_TRAIN, command_text
+from tests.helpers import FakeRunner, REPO
+from tests.helpers import flag_value as _arg
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 ALL = {n: table_module(n) for n in TABLES}
 # Number of rows in each of the paper's Tables 1-6 (Table 2: 11 literature + 17 of ours; Table 3: 4 + 7).
 PAPER_ROWS = {1: 13, 2: 28, 3: 11, 4: 11, 5: 3, 6: 12}
-
-
-def _arg(argv, name):
-    return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), None)
-
-
-class FakeRunner:
-    """Stands in for the real commands: writes what a finished job leaves behind (or crashes on request)."""
-
-    def __init__(self, crash_after=None):
-        self.calls = []
-        self.crash_after = crash_after
-
-    def __call__(self, argv, log):
-        self.calls.append(argv)
-        if self.crash_after is not None and len(self.calls) > self.crash_after:
-            return 1
-        module = argv[2]
-        if module == "hmtl_tf.pretrain":
-            out = _arg(argv, "out")
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-            pathlib.Path(out).write_text("weights")
-            return 0
-        run = _arg(argv, "run")
-        os.makedirs(run, exist_ok=True)
-        path = os.path.join(run, "metrics.json")
-        metrics = json.load(open(path)) if os.path.isfile(path) else {}
-        roll = None if _arg(argv, "angles") == "yaw,pitch" else 4.0
-        if module == "hmtl_tf.train":
-            with open(os.path.join(run, "config.json"), "w") as f:
-                angles = ["yaw", "pitch"] if roll is None else ["yaw", "pitch", "roll"]
-                json.dump({"data": {"data_root": "data/smoke/synthetic-x/shards"},
-                           "model": {"angles": angles, "init": _arg(argv, "init") or "random"}}, f)
-            full = [f"test_aflw2000_full_mae_{a}" for a in ("yaw", "pitch", "roll", "mean")]
-            with open(os.path.join(run, "history.csv"), "w") as f:
-                f.write(",".join(["epoch", "test_mae_yaw", "test_mae_pitch", "test_mae_roll", "test_mae_mean"] + full)
-                        + "\n1,6,5,4,5,7,6,5,6\n2,5,4,3,4,6,5,4,5\n")
-            sel = {"selection": "final", "selected_epoch": 2}
-            for name in [_arg(argv, "val")] + [n for n in (_arg(argv, "extra_test") or "").split(",") if n]:
-                metrics[name] = {"yaw": 5.0, "pitch": 4.0, "roll": roll, "mean": 4.5, "n": 10, "variant": "v", **sel}
-            metrics["_run"] = {**sel, "epochs": 2}
-            pathlib.Path(run, "DONE").write_text("ok")
-        else:
-            metrics[_arg(argv, "dataset")] = {"yaw": 3.0, "pitch": 2.0, "roll": 1.0, "mean": 2.0, "n": 5, "variant": "b"}
-        json.dump(metrics, open(path, "w"))
-        return 0
 
 
 def _subjects(n):

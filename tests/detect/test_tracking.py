@@ -100,13 +100,11 @@ def test_one_euro_properties():
 def test_video_tracks_and_smoothing(tmp_path):
     """A static synthetic head with added noise and two empty frames: one track id, every frame in the annotated
     video, smoothing off = the API's raw predictions, on = smaller frame-to-frame change."""
-    from test_api import make_run_dir
-    from test_predict import read_csv, read_video, write_video
-
     from hmtl_tf import HeadPoseEstimator
     from hmtl_tf.data.synthetic import render_head, sample_head
     from hmtl_tf.detect import CallableDetector, register_detector
     from hmtl_tf.predict import predict
+    from tests.helpers import make_run_dir, read_csv, read_video, write_video
 
     run = make_run_dir(tmp_path / "r")[0]
     head = render_head(sample_head(np.random.default_rng(0)), (20.0, -10.0, 5.0), size=(96, 80))[0]

@@ -8,6 +8,7 @@ import pytest
 
 from experiments import kdoe
 from experiments.rows import SMOKE_EPOCHS, SMOKE_MAX_TRAIN, command_text
+from tests.helpers import flag_value as _arg
 
 ROWS = {r.key: r for r in kdoe.ROWS}
 # Their Table 5, protocol 1, in their column order: method -> (AFLW2000 pitch, yaw, roll, avg; BIWI idem).
@@ -20,10 +21,6 @@ THEIRS = {
     "kd_r101": (4.65, 2.96, 3.02, 3.54, 5.31, 3.76, 2.76, 3.94),
     "kd_r152": (4.52, 2.97, 2.96, 3.48, 4.73, 3.50, 2.87, 3.70),
 }
-
-
-def _arg(argv, name):
-    return next((a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")), None)
 
 
 class FakeRunner:

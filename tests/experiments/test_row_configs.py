@@ -8,6 +8,7 @@ from experiments.plan import TABLES, table_module
 from experiments.rows import SCALES, Row
 from hmtl_tf import config as C
 from hmtl_tf.cli import config_from_args
+from tests.helpers import REPO
 
 SUBJECTS = ("subject0000", "subject0003", "subject0004", "subject0005")
 
@@ -80,7 +81,7 @@ def test_distill_flag_types_are_distills():
     import pathlib
     import re
 
-    src = (pathlib.Path(__file__).resolve().parents[1] / "hmtl_tf" / "distill.py").read_text()
+    src = (REPO / "hmtl_tf" / "distill.py").read_text()
     kinds = {"string": str, "integer": int, "float": float, "boolean": bool}
     defined = {name: kinds[k] for k, name in re.findall(r'flags\.DEFINE_(\w+)\("(\w+)"', src)}
     assert {k: defined.get(k) for k in kdoe.DISTILL_FLAGS} == kdoe.DISTILL_FLAGS
@@ -134,7 +135,7 @@ def test_row_commands_unchanged():
     issue 15's restructuring); a deliberate change of a row rewrites that file."""
     import pathlib
 
-    want = (pathlib.Path(__file__).parent / "data" / "row_commands.txt").read_text().splitlines()
+    want = (pathlib.Path(__file__).parent / "row_commands.txt").read_text().splitlines()
     got = row_commands()
     diff = [(w, g) for w, g in zip(want, got) if w != g]
     assert len(got) == len(want) and not diff, f"{len(got)} vs {len(want)} commands; first change: {diff[:1]}"

@@ -16,8 +16,8 @@ import tensorflow as tf
 from hmtl_tf.config import ConfigError, OptimConfig, TrainConfig, validate
 from hmtl_tf.optim import AdaBelief, StepDrops, make_optimizer
 from hmtl_tf.optim.adabelief import step_coefficients
+from tests.helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 B1, B2 = 0.9, 0.999
 
 
@@ -423,7 +423,7 @@ print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "iterations": [im, 
 def test_mirrored_two_replicas_equals_one_device():
     """2-replica MirroredStrategy (2 logical CPUs, in a subprocess) == one device on the same global batch
     (8 steps, max |diff| < 1e-5)."""
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -10,7 +10,7 @@ from hmtl_tf.data import pipeline, ssl_tasks
 from hmtl_tf.models import heads
 from hmtl_tf.models.hmtl import build_network
 from hmtl_tf.ssl import registry
-from test_pipeline import _random_items, write_records
+from tests.helpers import random_items, write_records
 
 DUMMY = registry.SSLTask("rotation3x3", grid=3, branches=(registry.Branch("rotation", 4, "rotate"),),
                          paper="test only")
@@ -60,7 +60,7 @@ def test_a_registered_task_reaches_config_pipeline_heads_and_network(dummy, tmp_
     assert int(tf.reduce_sum(tf.cast(ks > 0, tf.int32))) > 0
     np.testing.assert_allclose(ssl_tasks.unrotate_tiles(out, 3, ks).numpy(), image.numpy(), atol=1e-4)
     # the pipeline: training batches carry the task's targets
-    write_records(str(tmp_path), "train", _random_items(2, "train", 0))
+    write_records(str(tmp_path), "train", random_items(2, "train", 0))
     x, y = next(iter(pipeline.make_dataset(str(tmp_path), cfg, training=True, split="train")))
     assert {f"rotation_{i}" for i in range(9)} <= set(y) and not any(k.startswith("puzzle") for k in y)
     assert set(np.unique(np.concatenate([y[f"rotation_{i}"].numpy() for i in range(9)]))) <= {0, 1, 2, 3}
