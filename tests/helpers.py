@@ -1,7 +1,7 @@
 """Shared test helpers, imported as ``from tests.helpers import ...`` from any depth of the tests/ tree.
 
 - ``REPO``: the repository root (commands run with ``cwd=REPO``; files are found below it).
-- Graph mode vs eager (big_vision's double test): :func:`in_dataset_map` runs a function inside
+- Graph mode vs eager (big_vision's double test): :func:`run_in_map` runs a function inside
   ``tf.data.Dataset.map``; :func:`eager_and_mapped` runs it both ways.
 - Keras file round trip (keras-hub's saving test): :func:`save_and_reload`.
 - Run directories (the DESIGN contract ``config.json`` + ``inference.keras``): :func:`make_run_dir` and the
@@ -24,7 +24,7 @@ S = 64  # the run directories' model-input size
 
 
 # ----------------------------------------------------------------------------- eager vs tf.data.Dataset.map
-def in_dataset_map(fn, *args):
+def run_in_map(fn, *args):
     """``fn(*args)`` inside ``tf.data.Dataset.map`` (graph mode); the element as NumPy (nested structure kept)."""
     import tensorflow as tf
 

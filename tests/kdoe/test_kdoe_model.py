@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from hmtl_tf.config import make_config
 from hmtl_tf.kdoe import model as M
+from tests.helpers import save_and_reload
 
 S = 32
 
@@ -61,8 +62,7 @@ def test_inference_model_is_bin1_expectation_and_reloads(cfg, data, tmp_path):
     for a in cfg.model.angles:
         np.testing.assert_allclose(out[a].numpy(), ref[a].numpy(), atol=1e-4)
     assert inf.count_params() < net.count_params()  # bins 2-4 and the regression head are not exported
-    inf.save(tmp_path / "inference.keras")
-    again = keras.models.load_model(tmp_path / "inference.keras", compile=False)
+    again = save_and_reload(inf, tmp_path / "inference.keras", compile=False)
     np.testing.assert_allclose(again(data[0])["yaw"].numpy(), out["yaw"].numpy(), atol=1e-5)
 
 

@@ -10,16 +10,9 @@ import tensorflow as tf
 from hmtl_tf.config import ConfigError, MNNConfig, make_config
 from hmtl_tf.data import pipeline
 from hmtl_tf.mnn import augment as A
+from tests.helpers import eager_and_mapped
 
 S = 64
-
-
-def both(fn, *args):
-    """fn eagerly and as a Dataset.map function, NumPy results."""
-    eager = fn(*[tf.constant(a) for a in args])
-    mapped = next(iter(tf.data.Dataset.from_tensors(tuple(tf.constant(a) for a in args)).map(fn)))
-    to_np = lambda v: tuple(np.asarray(x) for x in v) if isinstance(v, (tuple, list)) else np.asarray(v)  # noqa
-    return to_np(eager), to_np(mapped)
 
 
 def seed_of(i):
@@ -40,7 +33,7 @@ def test_scale_hsv_matches_colorsys(factors):
     rng = np.random.default_rng(0)
     image = rng.uniform(0, 255, (6, 7, 3)).astype(np.float32)
     f = np.array(factors, np.float32)
-    eager, mapped = both(A.scale_hsv, image, f)
+    eager, mapped = eager_and_mapped(A.scale_hsv, image, f)
     want = np_scale_hsv(image, f)
     np.testing.assert_allclose(eager, want, atol=0.05)
     np.testing.assert_allclose(mapped, eager, atol=1e-4)
@@ -51,7 +44,7 @@ def test_hsv_factors_in_range_and_stateless():
     assert fs.min() >= 0.5 and fs.max() <= 1.5 and fs.min() < 0.55 and fs.max() > 1.45
     np.testing.assert_array_equal(A.hsv_factors(tf.constant(seed_of(3)), 0.5, 1.5).numpy(), fs[3])
     assert not np.allclose(fs[:, 0], fs[:, 1])                     # an independent multiplier per channel
-    _, mapped = both(lambda s: A.hsv_factors(s, 0.5, 1.5), seed_of(3))
+    _, mapped = eager_and_mapped(lambda s: A.hsv_factors(s, 0.5, 1.5), seed_of(3))
     np.testing.assert_array_equal(mapped, fs[3])
 
 
@@ -76,7 +69,7 @@ def test_occlude_matches_numpy():
     vis = (rng.uniform(size=68) < 0.8).astype(np.float32)
     rect = np.array([10, 20, 41, 37], np.float32)
     colour = np.array([12.0, 200.0, 90.0], np.float32)
-    eager, mapped = both(lambda i, r, c, l, v: A.occlude(i, r, c, l, v), image, rect, colour, lm, vis)
+    eager, mapped = eager_and_mapped(lambda i, r, c, l, v: A.occlude(i, r, c, l, v), image, rect, colour, lm, vis)
     want_img, want_vis = np_occlude(image, rect, colour, lm, vis)
     np.testing.assert_array_equal(eager[0], want_img)
     np.testing.assert_array_equal(eager[1], want_vis)
@@ -123,7 +116,7 @@ def test_scale_and_translation_draws():
     zoom, shift = A.crop_jitter(tf.constant(seed_of(4)), S, cfg, zoom=1.1)
     assert float(zoom) == pytest.approx(1.1 * z[4], rel=1e-6)
     np.testing.assert_allclose(np.array([float(v) for v in shift]), -t[4], rtol=1e-6)
-    _, mapped = both(lambda s: A.translation(s, S, 0.05), seed_of(4))
+    _, mapped = eager_and_mapped(lambda s: A.translation(s, S, 0.05), seed_of(4))
     np.testing.assert_array_equal(mapped, t[4])
 
 

@@ -6,15 +6,9 @@ import pytest
 import tensorflow as tf
 
 from hmtl_tf.mnn import heatmaps as H
+from tests.helpers import eager_and_mapped
 
 DECODE_TOL_PX = 1e-3  # decoding a perfect Gaussian heatmap: exact up to float32 rounding
-
-
-def both(fn, *args):
-    """(eager result, result inside Dataset.map) as NumPy."""
-    eager = fn(*[tf.constant(a) for a in args])
-    mapped = next(iter(tf.data.Dataset.from_tensors(tuple(args)).map(fn)))
-    return np.asarray(eager), np.asarray(mapped)
 
 
 def np_gaussians(coord, n, stride, sigma):
@@ -39,7 +33,7 @@ def landmarks():
 @pytest.mark.parametrize("stride,sigma", [(1.0, 1.0), (2.0, 1.5), (1.0, 2.5)])
 def test_gaussian_targets_match_numpy_and_sum_to_one(landmarks, stride, sigma):
     n = int(32 / stride)
-    eager, mapped = both(lambda lm: H.gaussian_heatmaps(lm, n, n, stride, sigma), landmarks)
+    eager, mapped = eager_and_mapped(lambda lm: H.gaussian_heatmaps(lm, n, n, stride, sigma), landmarks)
     want = np.einsum("blh,blw->bhwl", np_gaussians(landmarks[..., 1], n, stride, sigma),
                      np_gaussians(landmarks[..., 0], n, stride, sigma))
     np.testing.assert_allclose(eager, want, atol=1e-6)
@@ -49,7 +43,7 @@ def test_gaussian_targets_match_numpy_and_sum_to_one(landmarks, stride, sigma):
 
 def test_spatial_softmax_sums_to_one_and_matches_numpy():
     z = np.random.default_rng(2).normal(scale=5.0, size=(2, 8, 6, 3)).astype(np.float32)
-    eager, mapped = both(H.spatial_softmax, z)
+    eager, mapped = eager_and_mapped(H.spatial_softmax, z)
     np.testing.assert_allclose(eager.sum((1, 2)), 1.0, atol=1e-5)
     np.testing.assert_allclose(eager, np.exp(np_log_softmax(z)), atol=1e-6)
     np.testing.assert_allclose(mapped, eager, atol=1e-7)
@@ -62,7 +56,7 @@ def test_decoding_a_perfect_heatmap_returns_the_landmark(stride, sigma):
     n = int(size / stride)
     pts = np.array([[[10.5, 20.5], [10.0, 7.0], [3.37, 25.81], [0.9, 31.2], [17.25, 16.0]]], np.float32)
     log_h = np.log(H.gaussian_heatmaps(pts, n, n, stride, sigma).numpy() + 1e-37)
-    eager, mapped = both(lambda z: H.decode_heatmaps(z, stride), log_h)
+    eager, mapped = eager_and_mapped(lambda z: H.decode_heatmaps(z, stride), log_h)
     inner = np.all((pts > stride) & (pts < size - stride), -1)[0]        # border cells are not refined
     np.testing.assert_allclose(eager[0][inner], pts[0][inner], atol=DECODE_TOL_PX)
     assert np.all(np.abs(eager[0] - pts[0]) <= stride / 2 + DECODE_TOL_PX)   # border: within half a cell
@@ -80,7 +74,7 @@ def test_decoding_logits_is_the_arg_max_plus_parabola():
 def test_cross_entropy_matches_numpy(landmarks):
     z = np.random.default_rng(3).normal(size=(2, 16, 16, 5)).astype(np.float32)
     stride, sigma = 2.0, 1.5
-    eager, mapped = both(lambda a, b: H.heatmap_cross_entropy(a, b, stride, sigma), z, landmarks)
+    eager, mapped = eager_and_mapped(lambda a, b: H.heatmap_cross_entropy(a, b, stride, sigma), z, landmarks)
     target = np.einsum("blh,blw->bhwl", np_gaussians(landmarks[..., 1], 16, stride, sigma),
                        np_gaussians(landmarks[..., 0], 16, stride, sigma))
     want = -(target * np_log_softmax(z)).sum((1, 2))
@@ -107,7 +101,7 @@ def test_nme_matches_numpy(norm):
     pred = (true + rng.normal(scale=2.0, size=true.shape)).astype(np.float32)
     mask = (rng.uniform(size=(3, 68)) > 0.2).astype(np.float32)
     mask[2] = 0.0                                                          # no annotation -> 0
-    eager, mapped = both(lambda a, b, c: H.nme(a, b, c, norm), pred, true, mask)
+    eager, mapped = eager_and_mapped(lambda a, b, c: H.nme(a, b, c, norm), pred, true, mask)
     want = np.zeros(3)
     for i in range(2):
         m = mask[i] > 0

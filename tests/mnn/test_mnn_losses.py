@@ -8,14 +8,9 @@ from hmtl_tf import angles
 from hmtl_tf.data import synthetic
 from hmtl_tf.mnn import losses as L
 from hmtl_tf.mnn import mean_face as MF
+from tests.helpers import eager_and_mapped
 
 S = 64  # model-input size of the synthetic landmarks
-
-
-def both(fn, *args):
-    eager = fn(*[tf.constant(a) for a in args])
-    mapped = next(iter(tf.data.Dataset.from_tensors(tuple(args)).map(fn)))
-    return np.asarray(eager), np.asarray(mapped)
 
 
 def synthetic_batch(n=3, seed=0):
@@ -36,7 +31,7 @@ def synthetic_batch(n=3, seed=0):
 
 @pytest.mark.parametrize("ypr", [(0, 0, 0), (30, -20, 10), (-75, 40, -35), (5, 85, 60)])
 def test_rotation_matches_angles_py(ypr):
-    eager, mapped = both(L.rotation_from_ypr_tf, np.array([ypr], np.float32))
+    eager, mapped = eager_and_mapped(L.rotation_from_ypr_tf, np.array([ypr], np.float32))
     np.testing.assert_allclose(eager[0], angles.rotation_from_ypr(ypr), atol=1e-6)
     np.testing.assert_allclose(mapped, eager, atol=1e-7)
 
@@ -51,7 +46,7 @@ def test_projection_matches_synthetic_3ddfa_projection():
     fn = lambda x, a, sc, t: L.project(x, a, sc, t)  # noqa: E731
     args = (head.astype(np.float32), ypr[None].astype(np.float32), np.array([s], np.float32),
             np.array([[tx, S + 1.0 - ty]], np.float32))
-    eager, mapped = both(fn, *args)
+    eager, mapped = eager_and_mapped(fn, *args)
     np.testing.assert_allclose(eager[0], want, atol=1e-3)
     np.testing.assert_allclose(mapped, eager, atol=1e-5)
 
@@ -80,7 +75,7 @@ def test_alignment_loss_is_zero_at_the_true_pose_and_grows_with_the_error():
             wrong = ypr.copy()
             wrong[0, axis] += err
             raw = L.encode_ae(wrong, *MF.fit_scale_translation(lm / S, points, MF.projection_rows(ypr)))
-            eager, mapped = both(fn, lm / S, raw, points, mask)
+            eager, mapped = eager_and_mapped(fn, lm / S, raw, points, mask)
             np.testing.assert_allclose(mapped, eager, atol=1e-6)
             losses.append((err, axis, float(eager[0]) * L.AE_UNIT))
     zero = [v for e, _, v in losses if e == 0]
@@ -113,7 +108,7 @@ def test_alignment_loss_matches_numpy_and_masks():
 def test_euclidean_pose_loss_matches_numpy():
     rng = np.random.default_rng(1)
     a, b = rng.uniform(-90, 90, (2, 4, 3)).astype(np.float32)
-    eager, mapped = both(L.euclidean_pose_loss, a, b)
+    eager, mapped = eager_and_mapped(L.euclidean_pose_loss, a, b)
     np.testing.assert_allclose(eager, np.linalg.norm(a - b, axis=-1), rtol=1e-5)
     np.testing.assert_allclose(mapped, eager, rtol=1e-6)
     g = tf.Variable(a)
@@ -128,7 +123,7 @@ def test_visibility_loss_matches_numpy():
     z = rng.normal(size=(2, 68)).astype(np.float32)
     mask = np.ones((2, 68), np.float32)
     mask[1, :30] = 0
-    eager, mapped = both(L.visibility_loss, vis, z, mask)
+    eager, mapped = eager_and_mapped(L.visibility_loss, vis, z, mask)
     p = 1 / (1 + np.exp(-z))
     ce = -(vis * np.log(p) + (1 - vis) * np.log(1 - p))
     np.testing.assert_allclose(eager, (mask * ce).sum(1) / mask.sum(1), rtol=1e-5)
@@ -142,7 +137,7 @@ def test_heatmap_loss_is_the_masked_mean_of_eq3():
     mask = (rng.uniform(size=(2, 68)) > 0.5).astype(np.float32)
     from hmtl_tf.mnn import heatmaps as H
     per = H.heatmap_cross_entropy(z, lm, 1.0, 1.0).numpy()
-    eager, mapped = both(lambda a, b, c: L.heatmap_loss(a, b, c, 1.0, 1.0), z, lm, mask)
+    eager, mapped = eager_and_mapped(lambda a, b, c: L.heatmap_loss(a, b, c, 1.0, 1.0), z, lm, mask)
     np.testing.assert_allclose(eager, (mask * per).sum(1) / mask.sum(1), rtol=1e-5)
     np.testing.assert_allclose(mapped, eager, rtol=1e-6)
 
@@ -150,7 +145,7 @@ def test_heatmap_loss_is_the_masked_mean_of_eq3():
 def test_landmark_mask_and_masked_batch_mean():
     lm = np.array([[[1.0, 1.0], [-0.5, 3.0], [63.9, 0.0], [64.0, 5.0]],
                    [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [np.nan, 4.0]]], np.float32)
-    eager, mapped = both(lambda a, p: L.landmark_mask(a, 64, p), lm, np.array([1.0, 0.0], np.float32))
+    eager, mapped = eager_and_mapped(lambda a, p: L.landmark_mask(a, 64, p), lm, np.array([1.0, 0.0], np.float32))
     np.testing.assert_array_equal(eager, [[1, 0, 1, 0], [0, 0, 0, 0]])
     np.testing.assert_array_equal(mapped, eager)
     got = L.masked_batch_mean(tf.constant([2.0, 4.0, 100.0]), tf.constant([1.0, 1.0, 0.0])).numpy()

@@ -10,6 +10,7 @@ from hmtl_tf.config import make_config
 from hmtl_tf.models import MultiTaskModel, build_inference_model, build_network
 from hmtl_tf.models.flops import count_flops
 from hmtl_tf.models.heads import ssl_head_specs
+from tests.helpers import save_and_reload
 from tests.test_losses import np_ce, np_hopenet
 
 B = 2
@@ -94,8 +95,7 @@ def test_inference_model_keras_and_savedmodel_roundtrip(tmp_path):
     inf = build_inference_model(cfg, build_network(cfg))
     x, _ = batch(cfg, seed=3)
     want = {k: v.numpy() for k, v in inf(x).items()}
-    inf.save(tmp_path / "inference.keras")
-    loaded = keras.models.load_model(tmp_path / "inference.keras")
+    loaded = save_and_reload(inf, tmp_path / "inference.keras")
     for k, v in loaded(x).items():
         np.testing.assert_array_equal(v.numpy(), want[k])
     inf.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)

@@ -12,6 +12,7 @@ from hmtl_tf.config import ConfigError, make_config
 from hmtl_tf.mnn import losses as L
 from hmtl_tf.mnn.mean_face import synthetic_mean_face
 from hmtl_tf.models import mnn as M
+from tests.helpers import save_and_reload
 
 ANGLES = ("yaw", "pitch", "roll")
 DECODER_MARKS = ("mnn_dec", "heatmaps", "visibility")
@@ -95,9 +96,7 @@ def test_inference_export_has_no_decoder_and_returns_degrees(net64, tmp_path):
     full = net64(x, training=False)
     for a in ANGLES:
         np.testing.assert_allclose(got[a].numpy(), full[a].numpy(), atol=1e-5)
-    path = os.path.join(tmp_path, "inference.keras")
-    inf.save(path)
-    back = keras.models.load_model(path)
+    back = save_and_reload(inf, os.path.join(tmp_path, "inference.keras"))
     np.testing.assert_allclose(back(x)["yaw"].numpy(), got["yaw"].numpy(), atol=1e-5)
     net64.get_layer("mnn_pose_yaw").bias.assign([0.0])
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 from hmtl_tf.config import ConfigError, OptimConfig, TrainConfig, validate
 from hmtl_tf.optim import AdaBelief, StepDrops, make_optimizer
 from hmtl_tf.optim.adabelief import step_coefficients
-from tests.helpers import REPO
+from tests.helpers import REPO, save_and_reload
 
 B1, B2 = 0.9, 0.999
 
@@ -327,9 +327,7 @@ def test_save_load_keras_file_resumes_identically(tmp_path):
     model = _tiny_model()
     model.compile(optimizer=AdaBelief(StepDrops(1e-2, [2], 0.5), weight_decay=1e-3, amsgrad=True), loss="mse")
     model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = save_and_reload(model, tmp_path / "model.keras")
     assert isinstance(loaded.optimizer, AdaBelief)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert int(loaded.optimizer.iterations) == 2
