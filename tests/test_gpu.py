@@ -3,7 +3,7 @@
 On a GPU: ``auto`` resolves to the fast recipe (mixed float16 with loss scaling, XLA, steps_per_execution 16,
 prefetch to the device); the float16 + XLA step gives the float32 loss (rtol 5e-2, see tests/test_recipe.py for the
 tolerance's reasoning); the device transforms on the GPU give the host pipeline's batches (same tolerance as
-tests/test_device_transforms.py).
+tests/data/test_device_transforms.py).
 """
 import numpy as np
 import pytest

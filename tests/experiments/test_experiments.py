@@ -293,7 +293,7 @@ def test_table_1_sl_row_trains_on_eth_xgaze(tmp_path):
 
 @pytest.mark.smoke
 @pytest.mark.slow  # ~1.5 min: CI trains one representative row per path (above); every row's config is checked
-# without training by tests/test_row_configs.py
+# without training by tests/experiments/test_row_configs.py
 def test_table_6_one_subject_hmtl_row(tmp_path):
     """Table 6's one-subject HMTL row (ETH-XGaze, puzzle 2x2)."""
     results = tmp_path / "results"

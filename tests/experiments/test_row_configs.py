@@ -131,8 +131,8 @@ def row_commands():
 
 
 def test_row_commands_unchanged():
-    """The commands of all rows equal the recorded ones (tests/data/row_commands.txt, written from the rows before
-    issue 15's restructuring); a deliberate change of a row rewrites that file."""
+    """The commands of all rows equal the recorded ones (tests/experiments/row_commands.txt, written from the rows
+    before issue 15's restructuring); a deliberate change of a row rewrites that file."""
     import pathlib
 
     want = (pathlib.Path(__file__).parent / "row_commands.txt").read_text().splitlines()
