@@ -32,13 +32,14 @@ if [ "$HAS_GPU" = "1" ]; then
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$REPORT/nvidia_smi.txt" 2>&1
   echo "GPU found: the gpu tests, the slow XLA / mixed-precision test and the full benchmark run"
   step tests_gpu 180 env HMTL_RUN_SLOW=1 $PY -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py \
-    tests/test_device_transforms.py "tests/test_recipe.py::test_xla_and_mixed_precision_steps_give_the_float32_loss" \
+    tests/data/test_device_transforms.py \
+    "tests/test_recipe.py::test_xla_and_mixed_precision_steps_give_the_float32_loss" \
     "tests/test_recipe.py::test_auto_recipe_is_the_plain_path_on_cpu"
   step throughput $(( BENCH_BUDGET_S + 150 )) $PY benchmarks/gpu_throughput.py --budget_s="$BENCH_BUDGET_S" --steps=20 \
     --out="$REPORT"
 else
   echo "NO GPU visible to TensorFlow: the gpu tests are skipped (saying so) and the benchmark runs --smoke on CPU"
-  step tests_gpu 180 $PY -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_device_transforms.py
+  step tests_gpu 180 $PY -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/data/test_device_transforms.py
   step throughput 240 $PY benchmarks/gpu_throughput.py --smoke --out="$REPORT"
 fi
 TOTAL=$(( $(date +%s) - T0 ))

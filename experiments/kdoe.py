@@ -10,7 +10,7 @@ Data (paper scale): shards cropped with their published YOLOv5 boxes (DATA_FACTS
   python -m data_prep.prepare --dataset=300w_lp --root=data/raw --out=data/shards_kdoe --crop_policy=boxes --boxes=data/raw/300W_LP.json
   python -m data_prep.prepare --dataset=aflw2000 --root=data/raw --out=data/shards_kdoe --crop_policy=boxes --boxes=data/raw/AFLW2000.json
   python -m data_prep.prepare --dataset=biwi --root=data/raw --out=data/shards_kdoe --crop_policy=boxes --boxes=data/raw/BIWI.json
-Smoke scale: the synthetic shards (hopenet crops; the boxes policy is exercised by tests/test_kdoe_e2e.py), 64 px,
+Smoke scale: the synthetic shards (hopenet crops; the boxes policy is exercised by tests/kdoe/test_kdoe_e2e.py), 64 px,
 random init, the budgets of ``experiments.rows`` (SMOKE_*) for stage 1 and ``SMOKE_DISTILL_SAMPLES`` images for
 stage 2; the ensemble keeps K=15, d=5 in input pixels (so a larger shift relative to the 64-px face).
 
@@ -94,7 +94,7 @@ SMOKE_DISTILL_SAMPLES = 64                        # 300W-LP images per smoke dis
 SMOKE_DROP = ("epochs", "batch_size", "model.init", "data.crop_policy", "optim.lr_drops")
 DISTILL_SMOKE_DROP = ("epochs", "batch_size", "init")
 # The types of the ``hmtl_tf.distill`` flags a student row sets (its own flags, not TrainConfig fields;
-# tests/test_kdoe_experiments.py checks them against distill's flag definitions).
+# tests/experiments/test_kdoe_experiments.py checks them against distill's flag definitions).
 DISTILL_FLAGS = {"student": str, "init": str, "K": int, "d": int, "teacher_mode": str, "epochs": int, "lr": float,
                  "batch_size": int, "steps_per_epoch": int, "max_train_samples": int, "flip": bool, "rotate": bool}
 TEACHER_RUN = "kdoe_r50"

@@ -1,4 +1,10 @@
-"""Shared fixtures: the real sample files (skip when absent), a small synthetic dataset, markers."""
+"""Shared fixtures and markers for every folder of tests/ (the helpers themselves: ``tests/helpers.py``).
+
+Fixtures: ``realdata`` (the real sample files; skip when absent), ``shards`` (a small synthetic dataset in the four
+published layouts, converted; one per session and worker), ``run_dir`` (a finished stand-in run directory, one per
+module). A test module may define its own fixture of the same name (pytest's override), as the input-pipeline tests
+do for ``shards``.
+"""
 import os
 import pathlib
 
@@ -6,7 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from tests.helpers import REPO, make_run_dir
+
 REALDATA = pathlib.Path(os.environ.get("HMTL_REALDATA", REPO.parent / "shared" / "realdata"))
 
 
@@ -43,3 +50,19 @@ def realdata() -> pathlib.Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real sample files not found at {REALDATA} (set HMTL_REALDATA); skipping format test")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory):
+    """A small synthetic dataset in the four published layouts, converted by data_prep.prepare."""
+    from hmtl_tf.data.smoke import SmokeSizes, ensure_smoke_data
+
+    sizes = SmokeSizes(n_300wlp=24, n_aflw2000=12, biwi_sequences=2, biwi_frames=6, xgaze_subjects=4,
+                       xgaze_per_subject=8)
+    return ensure_smoke_data(str(tmp_path_factory.mktemp("smoke")), sizes, progress=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> str:
+    """A finished run directory (config.json + the stand-in inference.keras of ``tests.helpers.make_run_dir``)."""
+    return make_run_dir(tmp_path_factory.mktemp("run") / "sl")[0]

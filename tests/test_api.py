@@ -1,7 +1,7 @@
 """HeadPoseEstimator: loading, crops like the test pipeline, batching, angles per face.
 
-``make_run_dir`` (used by test_predict / test_export too) writes a run directory with the DESIGN contract:
-config.json + inference.keras (raw RGB (S, S, 3) -> {"yaw", "pitch", "roll"} degrees). ``real=True`` uses
+``tests.helpers.make_run_dir`` writes a run directory with the DESIGN contract: config.json + inference.keras
+(raw RGB (S, S, 3) -> {"yaw", "pitch", "roll"} degrees). ``real=True`` uses
 ``hmtl_tf.models.hmtl.build_inference_model`` (random ResNet50 at 64 px); the default is a small stand-in
 with the same contract (ImagePreprocess -> convs -> per-angle HopeNet bins -> HopeNetDecode) so the fast
 tests stay fast on 2 cores; ``test_real_inference_model`` runs the real one.
@@ -12,58 +12,9 @@ import numpy as np
 import pytest
 
 from hmtl_tf import config as C
+from tests.helpers import make_run_dir
 
 S = 64
-
-
-def standin_inference_model(angles=C.ANGLES3, size=S, seed=0):
-    import keras
-
-    from hmtl_tf.models.layers import HopeNetDecode, ImagePreprocess
-
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((size, size, 3), name="image")
-    x = ImagePreprocess(name="preprocess")(inp)
-    x = keras.layers.Conv2D(8, 5, strides=4, activation="relu", name="conv")(x)
-    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    heads = {a: keras.layers.Dense(66, name=f"head_{a}",
-                                   kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))(x)
-             for a in angles}
-    return keras.Model(inp, {a: HopeNetDecode(3.0, name=a)(heads[a]) for a in angles}, name="standin")
-
-
-def real_builder():
-    try:
-        from hmtl_tf.models.hmtl import build_inference_model, build_network
-        return build_network, build_inference_model
-    except ImportError:
-        return None
-
-
-def run_config(ssl="none", angles=C.ANGLES3, size=S, crop_policy="hopenet"):
-    return C.make_config("smoke", {"data.image_size": size, "ssl.task": ssl, "model.angles": tuple(angles),
-                                   "data.crop_policy": crop_policy})
-
-
-def make_run_dir(path, ssl="none", angles=C.ANGLES3, size=S, crop_policy="hopenet", seed=0, real=False):
-    """A finished-run directory: config.json + inference.keras. Returns (path, keras inference model)."""
-    import keras
-
-    os.makedirs(path, exist_ok=True)
-    cfg = run_config(ssl, angles, size, crop_policy)
-    builders = real_builder() if real else None
-    if real and builders is None:
-        pytest.skip("hmtl_tf.models.hmtl.build_inference_model is not available yet")
-    if builders is not None:
-        keras.utils.set_random_seed(seed)
-        model = builders[1](cfg, builders[0](cfg))
-    else:
-        model = standin_inference_model(angles, size, seed)
-    with open(os.path.join(path, "config.json"), "w") as f:
-        f.write(cfg.to_json())
-    model.save(os.path.join(path, "inference.keras"))
-    return str(path), model
 
 
 @pytest.fixture(scope="module")

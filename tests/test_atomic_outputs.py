@@ -65,9 +65,9 @@ def _assert_intact(folder, before, name):
 
 @pytest.fixture
 def table5(tmp_path, monkeypatch):
-    """Table 5's report (csv, md, Fig. 8) from fake finished runs (tests/test_experiments.FakeRunner)."""
+    """Table 5's report (csv, md, Fig. 8) from fake finished runs (tests.helpers.FakeRunner)."""
     from experiments import run as runner
-    from tests.test_experiments import FakeRunner
+    from tests.helpers import FakeRunner
 
     runs, results = str(tmp_path / "runs"), str(tmp_path / "results")
     runner.run_table(5, "smoke", runs, results, runner=FakeRunner(), say=lambda s: None)

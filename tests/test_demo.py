@@ -8,8 +8,8 @@ import pytest
 
 from hmtl_tf import demo
 from hmtl_tf.evaluate import mae_table
+from tests.helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_table_has_one_block_per_test_set(tmp_path):

@@ -3,7 +3,7 @@
 On a GPU: ``auto`` resolves to the fast recipe (mixed float16 with loss scaling, XLA, steps_per_execution 16,
 prefetch to the device); the float16 + XLA step gives the float32 loss (rtol 5e-2, see tests/test_recipe.py for the
 tolerance's reasoning); the device transforms on the GPU give the host pipeline's batches (same tolerance as
-tests/test_device_transforms.py).
+tests/data/test_device_transforms.py).
 """
 import numpy as np
 import pytest
@@ -29,7 +29,7 @@ def test_auto_recipe_is_the_fast_path_on_a_gpu():
 
 
 def test_float16_xla_step_gives_the_float32_loss_on_the_gpu():
-    from test_recipe import _losses
+    from tests.test_recipe import _losses
 
     ref, _ = _losses()
     fast, model = _losses(xla=True, policy="mixed_float16")
@@ -38,12 +38,11 @@ def test_float16_xla_step_gives_the_float32_loss_on_the_gpu():
 
 
 def test_device_transforms_on_the_gpu_equal_the_host(tmp_path):
-    from test_device_transforms import SETS, _config, _first_batches
-    from test_pipeline import _random_items, write_records
-
     from hmtl_tf.data.device_transforms import DeviceTransform
+    from tests.data.test_device_transforms import SETS, _config, _first_batches
+    from tests.helpers import random_items, write_records
 
-    write_records(str(tmp_path), "train", _random_items(8, "train", 5))
+    write_records(str(tmp_path), "train", random_items(8, "train", 5))
     host_cfg, dev_cfg = _config(SETS[0]), _config(SETS[0])
     dev_cfg.transforms_on = "device"
     (hx, hy), (dx, dy) = _first_batches(str(tmp_path), host_cfg, 1)[0], _first_batches(str(tmp_path), dev_cfg, 1)[0]

@@ -7,7 +7,8 @@ import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests.helpers import REPO as ROOT
+
 PACKAGE = ROOT / "hmtl_tf"
 UPWARD = ("data_prep", "experiments")
 # Cycles allowed (none since the run-directory protocol moved to hmtl_tf.rundir); the test fails when a new cycle

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from hmtl_tf import library_log
+from tests.helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # what TensorFlow, Keras and absl print (native start-up lines, glog-style records, Python warnings / logging)
 NOISE = re.compile(r"cuInit|oneDNN|absl::InitializeLog|cudart_stub|UserWarning|INFO:|^[IWEF]\d{4} \d\d:\d\d",
                    re.MULTILINE)
@@ -18,7 +18,7 @@ NOISE = re.compile(r"cuInit|oneDNN|absl::InitializeLog|cudart_stub|UserWarning|I
 
 def _env(**extra):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell
-    return dict(env, PYTHONPATH=REPO, **extra)
+    return dict(env, PYTHONPATH=str(REPO), **extra)
 
 
 def test_terminal_rewrites_collapse_to_the_last_state():

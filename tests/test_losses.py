@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from hmtl_tf import losses, metrics
 from hmtl_tf.bins import hopenet_bins
+from tests.helpers import run_in_map
 
 RNG = np.random.default_rng(7)
 
@@ -26,12 +27,6 @@ def np_hopenet(logits, y, bin_size, alpha, reg, decode):
     e = np_softmax(logits) @ values
     ms = np.mean((y - e) ** 2)
     return np_ce(labels, logits).mean() + alpha * (np.sqrt(ms) if reg == "rmse" else ms)
-
-
-def run_in_map(fn, *args):
-    """Runs ``fn(*args)`` inside tf.data.Dataset.map (graph mode) and returns the NumPy result."""
-    ds = tf.data.Dataset.from_tensors(tuple(tf.constant(a) for a in args)).map(fn)
-    return next(iter(ds)).numpy()
 
 
 @pytest.mark.parametrize("decode", ["left_edge", "centre"])

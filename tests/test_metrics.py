@@ -11,7 +11,6 @@ from hmtl_tf import metrics
 from hmtl_tf.config import make_config
 from hmtl_tf.models import MultiTaskModel
 from hmtl_tf.models.heads import ssl_head_specs
-from test_train import shards  # noqa: F401  (the session fixture: a small synthetic dataset)
 
 
 def np_tie_split_accuracy(labels, logits):
@@ -135,7 +134,7 @@ def test_training_model_logs_accuracy_only_with_ssl_targets():
 
 
 @pytest.mark.slow  # ~20 s; in `make test` the smoke row of every table checks ssl_acc in a real CLI run
-def test_tiny_hmtl_fit_writes_pretext_accuracy_to_history_and_metrics(shards, tmp_path):  # noqa: F811
+def test_tiny_hmtl_fit_writes_pretext_accuracy_to_history_and_metrics(shards, tmp_path):
     """Two training steps of puzzle2x2 HMTL (64 px, batch 4): ssl_acc (+ per head) and ssl_chance in history.csv
     (training only: no val_ssl_*), and the last epoch's summary in metrics.json with the held-out accuracy."""
     from hmtl_tf import train

@@ -1,6 +1,5 @@
 """predict: synthetic video -> annotated video (same frame count) + CSV equal to the API; images, box
 files, unreadable inputs listed while the rest are processed; detectors."""
-import csv
 import json
 import os
 import subprocess
@@ -10,14 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from test_api import make_run_dir
+from tests.helpers import read_csv, read_video, write_video
 
 N_FRAMES = 7
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return make_run_dir(tmp_path_factory.mktemp("run") / "sl")[0]
 
 
 def rendered_frames(n=N_FRAMES, size=(96, 80)):
@@ -38,36 +32,13 @@ def rendered_frames(n=N_FRAMES, size=(96, 80)):
     return frames
 
 
-def write_video(path, frames, fps=10):
-    h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in frames:
-        vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    vw.release()
-
-
-def read_video(path):
-    cap, out = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return out
-
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
-def test_video_frame_count_and_csv_match_api(run, tmp_path):
+def test_video_frame_count_and_csv_match_api(run_dir, tmp_path):
     from hmtl_tf import HeadPoseEstimator
     from hmtl_tf.predict import predict
 
     video = tmp_path / "clip.mp4"
     write_video(video, rendered_frames())
-    rows, failed = predict(run, [str(video)], str(tmp_path / "out"), detector="none", batch_size=3,
+    rows, failed = predict(run_dir, [str(video)], str(tmp_path / "out"), detector="none", batch_size=3,
                            progress=False, log=lambda *_: None)
     assert failed == []
     out_video = tmp_path / "out" / "clip_annotated.mp4"
@@ -75,13 +46,13 @@ def test_video_frame_count_and_csv_match_api(run, tmp_path):
     table = read_csv(tmp_path / "out" / "predictions.csv")
     assert [int(r["frame"]) for r in table] == list(range(N_FRAMES))
     got = np.array([[float(r[a]) for a in ("yaw", "pitch", "roll")] for r in table])
-    want = HeadPoseEstimator.load(run).predict(read_video(video))       # the same frames, one batch
+    want = HeadPoseEstimator.load(run_dir).predict(read_video(video))       # the same frames, one batch
     np.testing.assert_allclose(got, want, atol=2e-3)
     meta = json.load(open(tmp_path / "out" / "predictions.json"))
     assert meta["outputs"][0]["frames"] == N_FRAMES and len(meta["faces"]) == N_FRAMES
 
 
-def test_images_boxes_and_unreadable_inputs(run, tmp_path):
+def test_images_boxes_and_unreadable_inputs(run_dir, tmp_path):
     """A folder with two good images and a corrupt one, a missing path, and a box CSV with a box for one
     image only: failures listed, every good image annotated, one CSV row per face (boxes via the API)."""
     from hmtl_tf import HeadPoseEstimator
@@ -95,22 +66,22 @@ def test_images_boxes_and_unreadable_inputs(run, tmp_path):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     boxes = tmp_path / "boxes.csv"
     boxes.write_text("file,x_min,y_min,x_max,y_max\nimgs/f0.png,10,8,60,70\n")
-    rows, failed = predict(run, [str(folder), str(tmp_path / "missing.jpg")], str(tmp_path / "out"),
+    rows, failed = predict(run_dir, [str(folder), str(tmp_path / "missing.jpg")], str(tmp_path / "out"),
                            boxes=str(boxes), progress=False, log=lambda *_: None)
     assert sorted(os.path.basename(p) for p, _ in failed) == ["broken.jpg", "missing.jpg"]
     assert all(e for _, e in failed)
     assert [(os.path.basename(r["input"]), r["face"]) for r in rows] == [("f0.png", 0)]
-    want = HeadPoseEstimator.load(run).predict(frames[0], boxes=(10, 8, 60, 70))
+    want = HeadPoseEstimator.load(run_dir).predict(frames[0], boxes=(10, 8, 60, 70))
     np.testing.assert_allclose([[r[a] for a in ("yaw", "pitch", "roll")] for r in rows], want, atol=1e-3)
     assert sorted(os.listdir(tmp_path / "out" / "annotated")) == ["imgs__f0.png", "imgs__f1.png"]
     meta = json.load(open(tmp_path / "out" / "predictions.json"))
     assert {os.path.basename(f["input"]) for f in meta["failed"]} == {"broken.jpg", "missing.jpg"}
 
 
-def test_cli_exit_codes(run, tmp_path):
+def test_cli_exit_codes(run_dir, tmp_path):
     img = tmp_path / "a.png"
     cv2.imwrite(str(img), np.full((40, 40, 3), 100, np.uint8))
-    cmd = [sys.executable, "-m", "hmtl_tf.predict", f"--run={run}", f"--out={tmp_path / 'o'}",
+    cmd = [sys.executable, "-m", "hmtl_tf.predict", f"--run={run_dir}", f"--out={tmp_path / 'o'}",
            "--detector=none", str(img), str(tmp_path / "nope.mp4")]
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert res.returncode == 1, res.stderr

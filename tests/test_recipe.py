@@ -78,13 +78,13 @@ def test_recipe_flags_are_checked():
 def test_tiny_run_with_device_transforms_and_steps_per_execution(tmp_path):
     """train.run end to end with device transforms and 2 steps per execution (CPU; XLA is the slow test above):
     recipe.json states the switches, the run finishes with pretext accuracy logged."""
-    from test_pipeline import _random_items, write_records
+    from tests.helpers import random_items, write_records
 
     from hmtl_tf import train
 
     data = tmp_path / "shards"
-    write_records(str(data), "train", _random_items(8, "train", 0))
-    write_records(str(data), "test", _random_items(4, "test", 1))
+    write_records(str(data), "train", random_items(8, "train", 0))
+    write_records(str(data), "test", random_items(4, "test", 1))
     cfg = C.make_config("smoke", {
         "data.train": str(data), "data.val": str(data), "data.image_size": 32, "model.backbone": "resnet18",
         "ssl.task": "puzzle2x2", "ssl.flag": 3, "batch_size": 4, "epochs": 1, "steps_per_epoch": 2,

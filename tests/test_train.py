@@ -10,18 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO
+
 TINY = ["--scale=smoke", "--image_size=64", "--batch_size=4", "--aug_level=1", "--seed=3"]
-
-
-@pytest.fixture(scope="session")
-def shards(tmp_path_factory):
-    """A small synthetic dataset in the four published layouts, converted by data_prep.prepare."""
-    from hmtl_tf.data.smoke import SmokeSizes, ensure_smoke_data
-
-    sizes = SmokeSizes(n_300wlp=24, n_aflw2000=12, biwi_sequences=2, biwi_frames=6, xgaze_subjects=4,
-                       xgaze_per_subject=8)
-    return ensure_smoke_data(str(tmp_path_factory.mktemp("smoke")), sizes, progress=False)
 
 
 def _train(args, env=None, timeout=900):

@@ -7,7 +7,7 @@ compiled train step, batched: ``pipeline.after_crop`` (flip, the non-occluding o
 labels, the occluding ops) vectorised over the batch with ``tf.vectorized_map``, or as a ``tf.map_fn`` loop
 inside the graph when the set holds an op with per-image shapes (:data:`LOOP_OPS`: the down-scale's size).
 It is the host's own per-image function with the host's seeds, so a fixed (seed, epoch, index) gives the same
-labels and the same image up to the uint8 rounding of the crop (tests/test_device_transforms.py: the tolerance).
+labels and the same image up to the uint8 rounding of the crop (tests/data/test_device_transforms.py: the tolerance).
 """
 from __future__ import annotations
 
