@@ -9,6 +9,7 @@ Scales (SPEC section 1): ``paper`` is the paper's protocol (224 px, batch 64, 11
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -291,20 +292,9 @@ SECTIONS = ("data", "model", "ssl", "optim", "mnn")
 
 
 def replace_fields(cfg: TrainConfig, changes: Dict[str, Any]) -> TrainConfig:
-    """A new TrainConfig: ``cfg`` with ``{"section.field": value}`` changes (``"run"`` for top-level fields), built
-    with ``dataclasses.replace`` section by section, so the result shares no section with ``cfg`` and ``cfg`` itself
-    is left as it was (train.run resolves its derived fields this way before writing config.json)."""
-    top: Dict[str, Any] = {}
-    per_section: Dict[str, Dict[str, Any]] = {s: {} for s in SECTIONS}
-    for key, value in changes.items():
-        section, _, name = key.rpartition(".")
-        fields = {f.name for f in dataclasses.fields(getattr(cfg, section))} if section in SECTIONS else \
-            {f.name for f in dataclasses.fields(cfg)} - set(SECTIONS) if not section else set()
-        if name not in fields:
-            raise ConfigError(f"unknown config field {key!r}")
-        (per_section[section] if section else top)[name] = value
-    sections = {s: dataclasses.replace(getattr(cfg, s), **per_section[s]) for s in SECTIONS}
-    return dataclasses.replace(cfg, **sections, **top)
+    """A new TrainConfig: a copy of ``cfg`` (no section shared) with :func:`apply_overrides` ``changes``; ``cfg``
+    itself is left as it was (train.run resolves its derived fields this way before writing config.json)."""
+    return apply_overrides(copy.deepcopy(cfg), changes)
 
 
 def field_defaults() -> Dict[str, Any]:

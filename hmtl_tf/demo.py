@@ -199,20 +199,16 @@ def main(argv):
     library_log.attach(out)
     root = sl.data.data_root
     tr = resolve("300w_lp", root, training=True)
+    done = {c.run: rundir.read_json(os.path.join(c.run, "metrics.json"), {}) or {} for c in (sl, hmtl)}
+    sets = [(d, title, mean_baseline(sl, tr, resolve(d, root, training=False))) for d, title in TEST_SETS]
+    sets.append(("heldout", HELDOUT_TITLE, mean_baseline(sl, tr, tr, val_part="heldout")))  # in metrics.json
     blocks = []
-    for dataset, title in TEST_SETS:
-        va = resolve(dataset, root, training=False)
-        rows = [("predict the training mean", mean_baseline(sl, tr, va))]
+    for key, title, baseline in sets:
+        rows = [("predict the training mean", baseline)]
         for name, c in (("SL (HopeNet)", sl), ("HMTL 3x3 puzzle, flag 3", hmtl)):
-            done = rundir.read_json(os.path.join(c.run, "metrics.json"), {}) or {}
-            mae = done[dataset] if dataset in done else evaluate_run(c.run, dataset)
-            rows.append((name, dict(mae, pretext=done.get("_pretext") or {})))
+            mae = done[c.run][key] if key in done[c.run] else evaluate_run(c.run, key)
+            rows.append((name, dict(mae, pretext=done[c.run].get("_pretext") or {})))
         blocks.append((title, rows))
-    rows = [("predict the training mean", mean_baseline(sl, tr, tr, val_part="heldout"))]
-    for name, c in (("SL (HopeNet)", sl), ("HMTL 3x3 puzzle, flag 3", hmtl)):
-        done = rundir.read_json(os.path.join(c.run, "metrics.json"), {}) or {}
-        rows.append((name, dict(done["heldout"], pretext=done.get("_pretext") or {})))
-    blocks.append((HELDOUT_TITLE, rows))
     table = write_table(os.path.join(out, "table.md"), blocks)
     checks = checks_text(learning_checks(blocks[0][1]))
     table += f"\n**Does training work?** ({TEST_SETS[0][0]}; targets of issue 13)\n\n" + checks
@@ -220,7 +216,7 @@ def main(argv):
               f"the test images' either way):\n\n" + checks_text(learning_checks(blocks[-1][1])))
     write_atomic(os.path.join(out, "table.md"), table)
     plot_curves(os.path.join(out, "learning_curves.png"), [("SL", sl.run), ("HMTL", hmtl.run)])
-    best = min((sl, hmtl), key=lambda c: rundir.read_json(os.path.join(c.run, "metrics.json"))[TEST_SETS[0][0]]["mean"])
+    best = min((sl, hmtl), key=lambda c: done[c.run][TEST_SETS[0][0]]["mean"])
     contact_sheet(os.path.join(out, "contact_sheet.png"), best.run, best, resolve(TEST_SETS[0][0], root, training=False))
     print("\nSynthetic AFLW2000-layout test set, MAE in degrees (demo scale: "
           f"{sl.data.image_size} px, {sl.epochs} epochs, ResNet50 from random init):\n" + table)

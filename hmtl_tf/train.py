@@ -47,7 +47,7 @@ def resolve_data(cfg: C.TrainConfig):
     """(config, (train_dir, train_split), (val_dir, val_split) or None): the run's data (smoke scale on the default
     root: the synthetic shards, made on first use) and a new TrainConfig with the fields they decide resolved,
     ``data.data_root`` and ``model.angles`` (those the training shards label: ETH-XGaze has no roll). Built with
-    ``dataclasses.replace`` (``config.replace_fields``): ``cfg`` itself is not changed."""
+    ``config.replace_fields`` (a copy): ``cfg`` itself is not changed."""
     from hmtl_tf.data.locate import resolve
 
     data_root = cfg.data.data_root

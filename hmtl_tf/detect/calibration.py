@@ -23,12 +23,10 @@ SQUARE_POLICIES = ("hopenet", "visible")
 
 
 def iou(a, b) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    """Intersection over union of two (x0, y0, x1, y1) boxes (one cell of ``tracking.iou_matrix``)."""
+    from hmtl_tf.tracking import iou_matrix
+
+    return float(iou_matrix([a], [b])[0, 0])
 
 
 def _cwh(boxes) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
