@@ -68,7 +68,10 @@ def test_hopenet_loss_matches_eq2(reg, decode, bin_size):
 
 
 def test_rmse_mse_match_numpy_eagerly_and_in_map():
-    y, p = RNG.normal(0, 30, 8).astype(np.float32), RNG.normal(0, 30, 8).astype(np.float32)
+    # Fixed values (not the shared RNG, whose draws depend on test order): the halves' errors differ
+    # (1 vs 10 degrees), so the mean of the per-half RMSEs (5.5) is far from the global RMSE (sqrt 50.5).
+    y = np.array([3.0, -7.0, 12.0, 0.0, 20.0, -15.0, 5.0, 1.0], np.float32)
+    p = y + np.array([1.0, -1.0, 1.0, -1.0, 10.0, -10.0, 10.0, -10.0], np.float32)
     ms = np.mean((y.astype(np.float64) - p) ** 2)
     np.testing.assert_allclose(losses.mse(y, p).numpy(), ms, rtol=1e-5)
     np.testing.assert_allclose(losses.rmse(y, p).numpy(), np.sqrt(ms), rtol=1e-5)
@@ -81,12 +84,16 @@ def test_rmse_mse_match_numpy_eagerly_and_in_map():
 
 def test_rmse_uses_global_batch_statistics():
     """With a global_sum that adds the other replica's (sum, count), a half batch gives the full batch's RMSE."""
-    y, p = RNG.normal(0, 30, 8).astype(np.float32), RNG.normal(0, 30, 8).astype(np.float32)
+    # Fixed values (not the shared RNG, whose draws depend on test order): the halves' errors differ
+    # (1 vs 10 degrees), so the mean of the per-half RMSEs (5.5) is far from the global RMSE (sqrt 50.5).
+    y = np.array([3.0, -7.0, 12.0, 0.0, 20.0, -15.0, 5.0, 1.0], np.float32)
+    p = y + np.array([1.0, -1.0, 1.0, -1.0, 10.0, -10.0, 10.0, -10.0], np.float32)
     other = tf.constant([np.sum((p[4:] - y[4:]) ** 2), 4.0], tf.float32)
     got = losses.rmse(y[:4], p[:4], global_sum=lambda s: s + other).numpy()
     np.testing.assert_allclose(got, np.sqrt(np.mean((p - y) ** 2)), rtol=1e-5)
     local_mean = 0.5 * (losses.rmse(y[:4], p[:4]) + losses.rmse(y[4:], p[4:])).numpy()
-    assert abs(local_mean - got) > 1e-3 * got  # the per-replica average is NOT the global RMSE
+    np.testing.assert_allclose(local_mean, 5.5, rtol=1e-6)  # the per-replica average is NOT the global RMSE
+    np.testing.assert_allclose(got, np.sqrt(50.5), rtol=1e-6)
 
 
 def test_ssl_cross_entropy_is_sum_of_mean_ces():
