@@ -1,8 +1,10 @@
 """Training-step speed, side by side in one run (issue 3): SL vs HMTL (3x3 puzzle, flag 3), 224 px and the smoke
 size, XLA off / on, achieved GFLOP/s against this machine's measured float32 matmul rate, and the same ResNet50
-HopeNet step in PyTorch (the peer) when torch is installed (`pip install -e .[benchmark]`).
+HopeNet step in PyTorch (the peer) when torch is installed (`pip install -e .[benchmark]`), and the SL step with
+Keras' own batch norm beside our fused one (``hmtl_tf/models/batchnorm.py``; column "fused BN x").
 
     python benchmarks/train_step.py [--steps=2] [--batch=32] [--sizes=224,64] [--no_xla] [--no_torch] [--bf16]
+                                    [--no_keras_bn]
 
 Targets (the verdict of each row follows both): HMTL/SL step-time ratio <= 1.25; our SL step at least as fast as
 PyTorch's (SL/torch >= 1.0) when the peer is installed. ``--bf16`` adds a ``mixed_bfloat16`` row per size (the
@@ -33,9 +35,9 @@ def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def tf_step(ssl: str, size: int, batch: int, xla: bool, policy: str = "float32"):
+def tf_step(ssl: str, size: int, batch: int, xla: bool, policy: str = "float32", fused_bn: bool = True):
     """(one traced and warmed-up training step, GFLOP per image of a training step) of one SL/HMTL configuration
-    under the Keras dtype ``policy`` (float32 or mixed_bfloat16)."""
+    under the Keras dtype ``policy`` (float32 or mixed_bfloat16), with the fused batch-norm kernel or Keras' own."""
     import keras
     import tensorflow as tf
 
@@ -46,7 +48,8 @@ def tf_step(ssl: str, size: int, batch: int, xla: bool, policy: str = "float32")
     from hmtl_tf.models.hmtl import MultiTaskModel, build_inference_model, build_network
     from hmtl_tf.optim import make_optimizer
 
-    cfg = C.make_config("paper", {"data.image_size": size, "batch_size": batch, "ssl.task": ssl, "xla": xla})
+    cfg = C.make_config("paper", {"data.image_size": size, "batch_size": batch, "ssl.task": ssl, "xla": xla,
+                                   "model.fused_bn": fused_bn})
     keras.utils.set_random_seed(0)
     network = build_network(cfg)
     model = MultiTaskModel(network, cfg)
@@ -146,11 +149,12 @@ def verdict(hmtl_over_sl: float, sl_rate: float, torch_rate) -> str:
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2, help="steps per timing round (3 rounds, median round kept)")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=0, help="batch size (default 32 at >= 128 px, 64 below)")
     p.add_argument("--sizes", default="224,64")
     p.add_argument("--no_xla", action="store_true")
     p.add_argument("--no_torch", action="store_true")
     p.add_argument("--bf16", action="store_true", help="also time SL and HMTL under mixed_bfloat16 (XLA off)")
+    p.add_argument("--no_keras_bn", action="store_true", help="skip the SL step with Keras' own batch norm")
     a = p.parse_args()
     import tensorflow as tf
 
@@ -158,22 +162,26 @@ def main():
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}; "
           f"float32 matmul: {peak:.1f} GFLOP/s")
     print(f"{'size':>5} {'xla':>4} {'dtype':>9} {'SL img/s':>9} {'HMTL img/s':>10} {'HMTL/SL time':>13} "
-          f"{'SL GFLOP/s':>11} {'% of matmul':>11} {'torch img/s':>11} {'SL/torch':>9}")
+          f"{'SL GFLOP/s':>11} {'% of matmul':>11} {'fused BN x':>10} {'torch img/s':>11} {'SL/torch':>9}")
     for size in (int(s) for s in a.sizes.split(",")):
-        batch = a.batch if size >= 128 else max(a.batch, 64)
+        batch = a.batch or (32 if size >= 128 else 64)
         t_rate = None if a.no_torch else torch_step_rate(size, batch, a.steps)
         variants = [(xla, "float32") for xla in ((False,) if a.no_xla else (False, True))]
         variants += [(False, "mixed_bfloat16")] if a.bf16 else []
         for xla, policy in variants:
             sl_step, gf = tf_step("none", size, batch, xla, policy)
             hm_step, _ = tf_step("puzzle3x3", size, batch, xla, policy)
-            rates = interleaved_rates({"sl": sl_step, "hmtl": hm_step}, batch, a.steps)
+            steps = {"sl": sl_step, "hmtl": hm_step}
+            if not a.no_keras_bn:
+                steps["sl_keras_bn"] = tf_step("none", size, batch, xla, policy, fused_bn=False)[0]
+            rates = interleaved_rates(steps, batch, a.steps)
             sl, hm = rates["sl"], rates["hmtl"]
+            fused_x = f"{sl / rates['sl_keras_bn']:10.2f}" if "sl_keras_bn" in rates else f"{'-':>10}"
             achieved = sl * gf
             ratio = sl / hm
             torch_txt = f"{t_rate:11.2f} {sl / t_rate:9.2f}" if t_rate else f"{'skipped':>11} {'-':>9}"
             print(f"{size:>5} {str(xla):>4} {policy.replace('mixed_', ''):>9} {sl:9.2f} {hm:10.2f} {ratio:13.2f} "
-                  f"{achieved:11.1f} {100 * achieved / peak:10.0f}% {torch_txt}   {verdict(ratio, sl, t_rate)}")
+                  f"{achieved:11.1f} {100 * achieved / peak:10.0f}% {fused_x} {torch_txt}   {verdict(ratio, sl, t_rate)}")
     if not a.no_torch and t_rate is None:
         print("PyTorch peer skipped: torch not installed (pip install -e .[benchmark])")
     print("What limits the fraction of peak: small convolutions (stage 1-2 at batch 32) and batch-norm / elementwise "

@@ -145,6 +145,7 @@ class ModelConfig:
     freeze_backbone: bool = False   # linear evaluation (Table 4 "LE")
     sync_bn: bool = False           # cross-replica batch norm (off = per-replica BN, as the paper's 2-GPU runs)
     bn_momentum: float = 0.99       # batch-norm moving-average momentum (Keras default; smoke: 0.9, few steps)
+    fused_bn: bool = True           # TF's fused batch-norm kernel in training: Keras' numbers, ~1.2x faster CPU step
 
 
 @dataclass

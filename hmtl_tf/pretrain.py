@@ -155,7 +155,7 @@ def build_models(cfg: C.TrainConfig, spec: PretrainSpec):
     import keras
 
     size = cfg.data.image_size
-    backbone = build_backbone(cfg.model.backbone, (size, size, 3), None)
+    backbone = build_backbone(cfg.model.backbone, (size, size, 3), None, fused_bn=cfg.model.fused_bn)
     image = keras.Input((size, size, 3), name="image")
     fmap = backbone(image)["stage4"]
     features = keras.layers.GlobalAveragePooling2D(name="pretrain_pool")(fmap)

@@ -40,8 +40,10 @@ def ensure_smoke_data(root: Optional[str] = None, sizes: SmokeSizes = DEFAULT_SI
     """Generates (once) and prepares the synthetic datasets; returns the shard root for ``--data_root``."""
     from hmtl_tf.data.convert import PREPARE_VERSION, prepare_dataset
     from hmtl_tf.data.synthetic import write_datasets
+    from hmtl_tf.data.synthetic.write import SYNTHETIC_VERSION
 
-    want = dict(asdict(sizes), prepare_version=PREPARE_VERSION)  # a new converter makes a new copy
+    # a new converter or a new synthetic generator makes a new copy
+    want = dict(asdict(sizes), prepare_version=PREPARE_VERSION, synthetic_version=SYNTHETIC_VERSION)
     tag = hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()[:8]
     root = os.path.join(os.path.abspath(root or smoke_dir()), f"synthetic-{tag}")
     shards = os.path.join(root, "shards")

@@ -37,7 +37,8 @@ def _backbone(cfg, backbone: Optional[keras.Model], name: Optional[str] = None) 
 
     s = int(cfg.data.image_size)
     weights, imagenet_file = backbone_init(cfg)
-    return build_backbone(name or cfg.model.backbone, (s, s, 3), weights=weights, imagenet_file=imagenet_file)
+    return build_backbone(name or cfg.model.backbone, (s, s, 3), weights=weights, imagenet_file=imagenet_file,
+                          fused_bn=cfg.model.fused_bn)
 
 
 def _features(cfg, backbone):

@@ -1,8 +1,12 @@
 """ResNet backbones with named taps ``stage1..stage4`` = flags 1-4 = conv2_x..conv5_x (Sec. 3.2, Fig. 2).
 
-ResNet50/101/152 come from ``keras.applications``; ResNet18/34 (BasicBlock, for the KD-OE students) are
-written here with the same layer naming. The backbone's input is raw RGB [0, 255]; its first layer is
-``ImagePreprocess`` (the ImageNet "caffe" normalisation the Keras ImageNet weights expect).
+All are written here with ``keras.applications``' layer names and layer order: ResNet50/101/152 as its ResNet v1
+(bottleneck blocks, stride on the first 1x1 convolution, convolution biases), so its notop ImageNet ``.h5`` files
+load layer for layer (tested against ``keras.applications.ResNet50`` output for output); ResNet18/34 (BasicBlock,
+for the KD-OE students) with the same naming. Writing them here lets every batch norm be
+:class:`~hmtl_tf.models.batchnorm.FusedBatchNormalization` (Keras' numbers, TensorFlow's fused training kernel).
+The backbone's input is raw RGB [0, 255]; its first layer is ``ImagePreprocess`` (the ImageNet "caffe"
+normalisation the Keras ImageNet weights expect).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Dict, Optional, Tuple
 import keras
 
 from hmtl_tf.config import ConfigError
+from hmtl_tf.models.batchnorm import batch_norm, set_fused_batchnorm
 from hmtl_tf.models.layers import ImagePreprocess
 
 TAP_STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}  # flag -> stride of its feature map w.r.t. the input
@@ -23,7 +28,8 @@ STAGE_CHANNELS = {
     "resnet18": (64, 128, 256, 512), "resnet34": (64, 128, 256, 512),
     "resnet50": (256, 512, 1024, 2048), "resnet101": (256, 512, 1024, 2048), "resnet152": (256, 512, 1024, 2048),
 }
-_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152"}
+_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152"}  # have ImageNet files
+BOTTLENECK = ("resnet50", "resnet101", "resnet152")
 BN_EPSILON = 1.001e-5  # as keras.applications.resnet
 
 
@@ -47,7 +53,23 @@ def tap_layer_names(name: str) -> Dict[str, str]:
 
 
 def _bn(name: str) -> keras.layers.Layer:
-    return keras.layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=name)
+    return batch_norm(name, epsilon=BN_EPSILON)
+
+
+def _bottleneck_block(x, filters: int, stride: int, project: bool, name: str):
+    """ResNet v1 bottleneck (He et al. 2016) as ``keras.applications.resnet.residual_block_v1``: 1x1 (stride) -
+    3x3 - 1x1 (4 x filters), identity or 1x1 projection shortcut, biased convolutions, same names, same order."""
+    shortcut = x
+    if project:
+        shortcut = keras.layers.Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(x)
+        shortcut = _bn(name + "_0_bn")(shortcut)
+    x = keras.layers.Conv2D(filters, 1, strides=stride, name=name + "_1_conv")(x)
+    x = keras.layers.Activation("relu", name=name + "_1_relu")(_bn(name + "_1_bn")(x))
+    x = keras.layers.Conv2D(filters, 3, padding="same", name=name + "_2_conv")(x)
+    x = keras.layers.Activation("relu", name=name + "_2_relu")(_bn(name + "_2_bn")(x))
+    x = keras.layers.Conv2D(4 * filters, 1, name=name + "_3_conv")(x)
+    x = keras.layers.Add(name=name + "_add")([shortcut, _bn(name + "_3_bn")(x)])
+    return keras.layers.Activation("relu", name=name + "_out")(x)
 
 
 def _basic_block(x, filters: int, stride: int, project: bool, name: str):
@@ -63,17 +85,23 @@ def _basic_block(x, filters: int, stride: int, project: bool, name: str):
     return keras.layers.Activation("relu", name=name + "_out")(x)
 
 
-def _basic_resnet(x, name: str):
-    """ResNet18/34 body on ``x`` (stem as keras.applications.ResNet50); returns the last tensor."""
+def _resnet_body(x, name: str):
+    """ResNet ``name`` body on ``x`` (stem as keras.applications.ResNet50: a biased 7x7 convolution for the
+    bottleneck nets, unbiased for ResNet18/34); returns the last tensor."""
+    bottleneck = name in BOTTLENECK
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
+    x = keras.layers.Conv2D(64, 7, strides=2, use_bias=bottleneck, name="conv1_conv")(x)
     x = keras.layers.Activation("relu", name="conv1_relu")(_bn("conv1_bn")(x))
     x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    for k, (blocks, filters) in enumerate(zip(STAGE_BLOCKS[name], STAGE_CHANNELS[name]), start=2):
+    for k, (blocks, channels) in enumerate(zip(STAGE_BLOCKS[name], STAGE_CHANNELS[name]), start=2):
         for b in range(1, blocks + 1):
-            first = b == 1 and k > 2
-            x = _basic_block(x, filters, 2 if first else 1, first, f"conv{k}_block{b}")
+            first = b == 1
+            stride = 2 if first and k > 2 else 1
+            if bottleneck:  # every stage's first block projects (stage 2 too: 64 -> 256 channels)
+                x = _bottleneck_block(x, channels // 4, stride, first, f"conv{k}_block{b}")
+            else:
+                x = _basic_block(x, channels, stride, first and k > 2, f"conv{k}_block{b}")
     return x
 
 
@@ -97,25 +125,23 @@ def _resolve_weights(name: str, weights: Optional[str], imagenet_file: str) -> O
 
 def build_backbone(name: str = "resnet50", input_shape: Tuple[int, int, int] = (224, 224, 3),
                    weights: Optional[str] = None, imagenet_file: str = "", sync_bn: bool = False,
-                   model_name: str = "backbone") -> keras.Model:
+                   model_name: str = "backbone", fused_bn: bool = True) -> keras.Model:
     """Functional ResNet ``name`` on raw RGB input; outputs ``{"stage1": ..., "stage4": ...}``.
 
     weights: None | "imagenet" (``imagenet_file`` or the Keras cache; never downloaded) | a weights file of our
     own pre-training (backbone only). ``sync_bn``: batch statistics over all replicas under tf.distribute.
+    ``fused_bn``: the batch norms' fused training kernel (same numbers, faster; ``batchnorm.py``).
     """
     taps = tap_layer_names(name)
     path = _resolve_weights(name, weights, imagenet_file)
     image = keras.Input(shape=tuple(input_shape), name="image")
-    x = ImagePreprocess(name="preprocess")(image)
-    if name in _APPLICATIONS:
-        body = getattr(keras.applications, _APPLICATIONS[name])(include_top=False, weights=None, input_tensor=x)
-    else:
-        body = keras.Model(image, _basic_resnet(x, name))
+    body = keras.Model(image, _resnet_body(ImagePreprocess(name="preprocess")(image), name))
     model = keras.Model(image, {k: body.get_layer(v).output for k, v in taps.items()}, name=model_name)
     if path is not None:
         load_backbone_weights(model, path)
     if sync_bn:
         set_sync_batchnorm(model)
+    set_fused_batchnorm(iter_layers(model), fused_bn)
     return model
 
 

@@ -10,6 +10,7 @@ from typing import Dict, List, Sequence, Tuple
 import keras
 
 from hmtl_tf.config import ssl_task
+from hmtl_tf.models.batchnorm import batch_norm
 from hmtl_tf.models.layers import output_dtype
 
 
@@ -43,7 +44,7 @@ def ssl_head_specs(task: str) -> List[Tuple[str, int, int]]:
 
 def _conv_bn(x, filters: int, size: int, name: str, relu: bool):
     x = keras.layers.Conv2D(filters, size, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn", epsilon=1.001e-5)(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 

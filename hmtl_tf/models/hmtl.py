@@ -14,7 +14,8 @@ import tensorflow as tf
 from hmtl_tf import losses, metrics
 from hmtl_tf.bins import hopenet_bins
 from hmtl_tf.config import TrainConfig
-from hmtl_tf.models.backbone import build_backbone, set_sync_batchnorm
+from hmtl_tf.models.backbone import build_backbone, iter_layers, set_sync_batchnorm
+from hmtl_tf.models.batchnorm import set_fused_batchnorm
 from hmtl_tf.models.fit_model import FitModel
 from hmtl_tf.models.heads import pooled_features, ssl_branch, ssl_head_specs, supervised_heads
 from hmtl_tf.models.layers import HopeNetDecode, SqueezeLast
@@ -53,6 +54,7 @@ def build_network(cfg: TrainConfig, sync_bn: Optional[bool] = None) -> keras.Mod
     network = keras.Model(image, outputs, name="hmtl" if specs else "sl")
     if sync:
         set_sync_batchnorm(network)
+    set_fused_batchnorm(iter_layers(network), m.fused_bn)
     return network
 
 

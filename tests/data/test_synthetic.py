@@ -122,6 +122,22 @@ def test_aflw2000_extreme_angles_and_ids():
     assert names == sorted(set(names)) and all(len(n) == len("image00002") for n in names)
 
 
+def test_aflw2000_poses_follow_the_training_layout():
+    """The test layout's poses (outliers aside) lie inside the training layout's range and follow its distribution:
+    the two-sample Kolmogorov-Smirnov test of each angle does not reject at 1 %, and the ranges match."""
+    from scipy.stats import ks_2samp
+
+    train = np.array([view[0] for f in range(700) for view in S._w300lp_face(0, f)[3]])
+    test = np.array([S._aflw_sample(0, i)[2] for i in range(800) if i % 50 != 17])
+    assert len(train) > 1000 and len(test) == 784
+    for j, (name, limit) in enumerate((("yaw", 92), ("pitch", 40), ("roll", 30))):
+        assert np.abs(test[:, j]).max() <= limit and np.abs(train[:, j]).max() <= limit, name
+        assert ks_2samp(train[:, j], test[:, j]).pvalue > 0.01, name
+    # the profiled views put a tail of large yaws in both (the layout's point): a share of |yaw| > 60 alike
+    share = [float(np.mean(np.abs(a[:, 0]) > 60)) for a in (train, test)]
+    assert share[0] > 0.05 and abs(share[0] - share[1]) < 0.04, share
+
+
 def test_biwi_layout_and_pose_roundtrip(written, realdata):
     root, gt = written
     hp = root / "BIWI" / "hpdb"

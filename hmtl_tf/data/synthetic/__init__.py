@@ -37,7 +37,7 @@ from hmtl_tf.data.synthetic.landmarks import _landmarks  # noqa: F401
 from hmtl_tf.data.synthetic.layouts.aflw2000 import _aflw_sample, _write_aflw2000  # noqa: F401
 from hmtl_tf.data.synthetic.layouts.biwi import _write_biwi  # noqa: F401
 from hmtl_tf.data.synthetic.layouts.eth_xgaze import _write_xgaze  # noqa: F401
-from hmtl_tf.data.synthetic.layouts.w300lp import _w300lp_plan, _write_300wlp  # noqa: F401
+from hmtl_tf.data.synthetic.layouts.w300lp import _w300lp_face, _w300lp_plan, _write_300wlp  # noqa: F401
 
 __all__ = [
     # the head model

@@ -13,6 +13,10 @@ from hmtl_tf.data.synthetic.layouts.eth_xgaze import _write_xgaze, xgaze_subject
 from hmtl_tf.data.synthetic.layouts.files import _merge_json
 from hmtl_tf.data.synthetic.layouts.w300lp import _write_300wlp
 
+# Bumped whenever a layout draws different samples for the same (seed, index): 2 = AFLW2000-layout poses drawn from
+# the training layout's distribution (2026-12-03). The smoke / demo data directories are keyed by it.
+SYNTHETIC_VERSION = 2
+
 
 def write_datasets(out_dir: str, seed: int = 0, n_300wlp: int = 300, n_aflw2000: int = 100,
                    biwi_sequences: int = 2, biwi_frames: int = 30,

@@ -80,6 +80,36 @@ def _clip_angles(a, lim):
     return float(np.clip(a, -lim, lim))
 
 
+MAX_VIEWS = 4  # profiled views per 300W-LP-layout source face: 1-4
+
+
+def profiled_views(rng: np.random.Generator) -> list:
+    """The profiled views of one 300W-LP-layout source face, ``[(ypr, scale, shift)]``: a source pose (yaw
+    N(0, 20) clipped at 50, pitch N(0, 13) at 40, roll N(0, 9) at 30), then 1-4 views stepping yaw by 12-28 degrees,
+    away from frontal for 80 % of the faces, while |yaw| <= 92, pitch / roll jittered by 3 degrees (the face
+    profiling of 300W-LP, DATA_FACTS 1.1). The pose distribution both 300W-LP and AFLW2000 layouts draw from."""
+    yaw0 = _clip_angles(rng.normal(0, 20), 50)
+    pitch0, roll0 = _clip_angles(rng.normal(0, 13), 40), _clip_angles(rng.normal(0, 9), 30)
+    step, sgn = rng.uniform(12, 28), (1.0 if yaw0 >= 0 else -1.0) * (1 if rng.uniform() < 0.8 else -1)
+    views = []
+    for k in range(int(rng.integers(1, MAX_VIEWS + 1))):
+        yaw = yaw0 + sgn * k * step
+        if abs(yaw) > 92:
+            break
+        ypr = (yaw, _clip_angles(pitch0 + rng.normal(0, 3), 40), _clip_angles(roll0 + rng.normal(0, 3), 30))
+        views.append((ypr, rng.uniform(118, 150), rng.normal(0, 8, 2)))
+    return views
+
+
+def training_pose(rng: np.random.Generator) -> tuple:
+    """One (yaw, pitch, roll) drawn from the distribution of the 300W-LP-layout *samples* (a face contributes
+    each of its views): a face accepted with probability views / MAX_VIEWS, then one of its views uniformly."""
+    while True:
+        views = profiled_views(rng)
+        if views and rng.uniform() < len(views) / MAX_VIEWS:
+            return views[int(rng.integers(len(views)))][0]
+
+
 def _render_450(seed: int, dataset: str, index: int, params: HeadParams, ypr, scale: float, shift, draw: bool):
     """One 450x450 face of the 300W-LP / AFLW2000 layouts: 3DDFA rotation of ``ypr``, centred at the image
     centre + ``shift``, its own seeded background (only when ``draw``); Pose_Para angles set exactly."""

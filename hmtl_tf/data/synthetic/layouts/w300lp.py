@@ -15,8 +15,8 @@ from hmtl_tf import angles
 from hmtl_tf.data.synthetic.head import sample_head
 from hmtl_tf.data.synthetic.landmarks import FLIP_68
 from hmtl_tf.data.synthetic.layouts.files import _jpg, _mat, _write
-from hmtl_tf.data.synthetic.layouts.samples import (_box68, _clip_angles, _fit_params, _gt, _Progress, _render_450,
-                                                    _rng)
+from hmtl_tf.data.synthetic.layouts.samples import (_box68, _fit_params, _gt, _Progress, _render_450, _rng,
+                                                    profiled_views)
 
 
 W300LP_SUBSETS = ("AFW", "HELEN", "IBUG", "LFPW")
@@ -30,17 +30,7 @@ def _w300lp_face(seed: int, f: int):
     stem = {"AFW": f"AFW_{134212 + 7919 * f}_1", "HELEN": f"HELEN_{1269874180 + 7919 * f}_1",
             "IBUG": f"IBUG_image_{f:03d}_1", "LFPW": f"LFPW_image_train_{f:04d}"}[subset]
     params = sample_head(rng)
-    yaw0 = _clip_angles(rng.normal(0, 20), 50)
-    pitch0, roll0 = _clip_angles(rng.normal(0, 13), 40), _clip_angles(rng.normal(0, 9), 30)
-    step, sgn = rng.uniform(12, 28), (1.0 if yaw0 >= 0 else -1.0) * (1 if rng.uniform() < 0.8 else -1)
-    views = []
-    for k in range(int(rng.integers(1, 5))):
-        yaw = yaw0 + sgn * k * step
-        if abs(yaw) > 92:
-            break
-        ypr = (yaw, _clip_angles(pitch0 + rng.normal(0, 3), 40), _clip_angles(roll0 + rng.normal(0, 3), 30))
-        views.append((ypr, rng.uniform(118, 150), rng.normal(0, 8, 2)))
-    return subset, stem, params, views
+    return subset, stem, params, profiled_views(rng)
 
 
 def _w300lp_plan(seed: int, n: int):
