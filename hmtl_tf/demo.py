@@ -35,9 +35,9 @@ DEMO_DATA = dict(n_300wlp=2400, n_aflw2000=160, biwi_sequences=1, biwi_frames=4,
 # on 2,400 synthetic samples, 536 steps of 32 at 64 px (2026-12-03): the 3x3 puzzle's 21-px tiles stay near chance
 # (held-out accuracy 0.138, chance 0.111; HMTL 1.47x SL's MAE); the 2x2 puzzle's 32-px tiles (the 224-px 3x3 tiles
 # are 75 px) learn it, 0.793 against chance 0.25, and HMTL's MAE falls to 1.27x SL's. Before that, on 600 steps of
-# the 3x3 puzzle: with x50 the puzzle heads stay at chance (accuracy 0.114,
-# chance 0.111) and the pose heads at the predict-the-mean baseline (16.88 vs 16.77); with x1 the puzzle heads start
-# to learn (0.133) and yaw with them (mean 15.12). See docs/PROTOCOL.md, "Demo scale".
+# the 3x3 puzzle: with x50 the puzzle heads stay at chance (accuracy 0.114, chance 0.111) and the pose heads at the
+# predict-the-mean baseline (16.88 vs 16.77); with x1 the puzzle heads start to learn (0.133) and yaw with them
+# (mean 15.12). See docs/PROTOCOL.md, "Demo scale".
 HMTL_DEMO = {"ssl.task": "puzzle2x2", "ssl.flag": 3, "ssl.weight": 1.0}
 # What "training works" means here (issue 13): SL's mean MAE at most 50 % of the predict-the-mean baseline and each
 # angle at most 70 % of its own; the HMTL puzzle heads at least 3x chance accuracy; HMTL at most 1.1x SL's mean MAE.

@@ -28,8 +28,8 @@ STAGE_CHANNELS = {
     "resnet18": (64, 128, 256, 512), "resnet34": (64, 128, 256, 512),
     "resnet50": (256, 512, 1024, 2048), "resnet101": (256, 512, 1024, 2048), "resnet152": (256, 512, 1024, 2048),
 }
-_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152"}  # have ImageNet files
-BOTTLENECK = ("resnet50", "resnet101", "resnet152")
+# keras.applications' ResNets: the bottleneck ones, and the ones with ImageNet files
+_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152"}
 BN_EPSILON = 1.001e-5  # as keras.applications.resnet
 
 
@@ -88,7 +88,7 @@ def _basic_block(x, filters: int, stride: int, project: bool, name: str):
 def _resnet_body(x, name: str):
     """ResNet ``name`` body on ``x`` (stem as keras.applications.ResNet50: a biased 7x7 convolution for the
     bottleneck nets, unbiased for ResNet18/34); returns the last tensor."""
-    bottleneck = name in BOTTLENECK
+    bottleneck = name in _APPLICATIONS
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
     x = keras.layers.Conv2D(64, 7, strides=2, use_bias=bottleneck, name="conv1_conv")(x)
     x = keras.layers.Activation("relu", name="conv1_relu")(_bn("conv1_bn")(x))

@@ -54,9 +54,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return dict(super().get_config(), fused=self.fused)
 
 
-def batch_norm(name: str, epsilon: float = 1.001e-5, fused: bool = True, **kwargs) -> keras.layers.Layer:
-    """The project's BN layer (channels last): :class:`FusedBatchNormalization`, ``fused`` on or off."""
-    return FusedBatchNormalization(axis=-1, epsilon=epsilon, fused=fused, name=name, **kwargs)
+def batch_norm(name: str, epsilon: float = 1.001e-5) -> keras.layers.Layer:
+    """The project's BN layer (channels last; ResNet's epsilon): :class:`FusedBatchNormalization`, fused on
+    (:func:`set_fused_batchnorm` switches a built model)."""
+    return FusedBatchNormalization(axis=-1, epsilon=epsilon, name=name)
 
 
 def set_fused_batchnorm(layers, enabled: bool) -> int:

@@ -44,7 +44,7 @@ def ssl_head_specs(task: str) -> List[Tuple[str, int, int]]:
 
 def _conv_bn(x, filters: int, size: int, name: str, relu: bool):
     x = keras.layers.Conv2D(filters, size, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = batch_norm(f"{name}_bn", epsilon=1.001e-5)(x)
+    x = batch_norm(f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 

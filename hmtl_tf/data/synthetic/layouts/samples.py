@@ -106,7 +106,7 @@ def training_pose(rng: np.random.Generator) -> tuple:
     each of its views): a face accepted with probability views / MAX_VIEWS, then one of its views uniformly."""
     while True:
         views = profiled_views(rng)
-        if views and rng.uniform() < len(views) / MAX_VIEWS:
+        if rng.uniform() < len(views) / MAX_VIEWS:  # never empty: the source view (|yaw| <= 50) always fits
             return views[int(rng.integers(len(views)))][0]
 
 
